@@ -1,0 +1,12 @@
+# SGD with a cosine schedule, no warm-up (the paper's I3D runs).
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=200, val_interval=0)
+val_cfg = None
+test_cfg = None
+
+optim_wrapper = dict(
+    optimizer=dict(type='SGD', lr=0.01, momentum=0.9, weight_decay=1e-4))
+param_scheduler = [
+    dict(type='CosineAnnealingLR', T_max=200, eta_min=0, by_epoch=True)
+]
+# lr 0.01 is for 8 GPUs x 8 videos; `--auto-scale-lr` rescales it.
+auto_scale_lr = dict(enable=False, base_batch_size=64)

@@ -1,0 +1,52 @@
+# The embedded default: MoCo + FAME on the synthetic motion dataset of
+# `tools/data/make_motion_dataset.py`, small enough for a CPU in minutes.
+# A narrow R(2+1)D-18 (base_channels=16, 128-d features), 8x2 clips at 64.
+_base_ = [
+    '_base_/models/fame_r2plus1d_r18.py',
+    '_base_/datasets/kinetics400_two_view.py',
+    '_base_/schedules/sgd_cosine_200e.py', '_base_/default_runtime.py'
+]
+
+data_root = 'data/motion'
+crop_size = 64
+
+model = dict(
+    # A faster key encoder than the paper's 0.999 suits a run of a few
+    # hundred steps (MoCo's CIFAR setting).
+    momentum=0.99,
+    backbone=dict(base_channels=16),
+    head=dict(in_channels=128, queue_len=1024))
+
+train_pipeline = [
+    dict(type='DecordInit', io_backend='disk'),
+    dict(type='SampleFrames', clip_len=8, frame_interval=2, num_clips=1),
+    dict(type='DecordDecode'),
+    dict(
+        type='RandomResizedCrop',
+        area_range=(0.2, 1.0),
+        aspect_ratio_range=(3 / 4, 4 / 3)),
+    dict(type='Resize', scale=(crop_size, crop_size), keep_ratio=False),
+    dict(type='Flip', flip_ratio=0.5),
+    dict(type='FormatShape', input_format='NCTHW'),
+    dict(type='PackActionInputs')
+]
+train_dataloader = dict(
+    batch_size=16,
+    num_workers=2,
+    prefetch_factor=2,
+    pin_memory=False,
+    dataset=dict(
+        ann_file=f'{data_root}/pretrain.txt',
+        data_prefix=dict(video=f'{data_root}/videos'),
+        pipeline=train_pipeline))
+
+train_cfg = dict(max_epochs=12)
+optim_wrapper = dict(optimizer=dict(lr=0.05))
+param_scheduler = [
+    dict(type='CosineAnnealingLR', T_max=12, eta_min=0, by_epoch=True)
+]
+auto_scale_lr = dict(base_batch_size=16)
+
+default_hooks = dict(logger=dict(interval=5))
+env_cfg = dict(cudnn_benchmark=False, dist_cfg=dict(backend='gloo'))
+randomness = dict(seed=0)

@@ -1,0 +1,4 @@
+# Plain MoCo baseline of fame_slowfast_k400.py: identical but with FAME off.
+_base_ = ['./fame_slowfast_k400.py']
+
+model = dict(data_preprocessor=dict(fame=dict(prob=0.)))

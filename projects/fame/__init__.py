@@ -1,0 +1,12 @@
+# Copyright (c) OpenMMLab. All rights reserved.
+"""FAME (Foreground-background Merging) for MMAction2.
+
+Importing this package registers its modules in MMAction2's registries
+(configs use ``custom_imports = dict(imports=['projects.fame'])``) and lets
+``torch.load(weights_only=True)`` read the checkpoints MMEngine writes.
+"""
+from .models import *  # noqa: F401,F403
+from .transforms import *  # noqa: F401,F403
+from .utils import register_checkpoint_safe_globals
+
+register_checkpoint_safe_globals()

@@ -1,0 +1,4 @@
+# Copyright (c) OpenMMLab. All rights reserved.
+from .contrastive_data_preprocessor import ContrastiveDataPreprocessor
+
+__all__ = ['ContrastiveDataPreprocessor']

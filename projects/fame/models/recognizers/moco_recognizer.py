@@ -1,0 +1,133 @@
+# Copyright (c) OpenMMLab. All rights reserved.
+from typing import Dict, List, Optional, Sequence, Union
+
+import torch
+from mmaction.registry import MODELS
+from mmaction.utils import SampleList
+from mmengine.model import BaseModel, ExponentialMovingAverage
+from torch import Tensor, nn
+
+from ..heads.moco_head import global_pool
+from ..utils import batch_shuffle_ddp, batch_unshuffle_ddp
+
+
+@MODELS.register_module()
+class MoCoRecognizer(BaseModel):
+    """Self-supervised video recognizer trained by momentum contrast.
+
+    MoCo v2 (`arXiv <https://arxiv.org/abs/2003.04297>`_) for video, with
+    FAME (`CVPR 2022 <https://arxiv.org/abs/2109.15130>`_) in its data
+    preprocessor. The query encoder is ``backbone`` followed by the head's
+    projector; the key encoder is their exponential moving average, updated
+    once per step before the keys are computed. The keys' BatchNorm is
+    shuffled across processes.
+
+    Any MMAction2 3D backbone works unchanged (``ResNet2Plus1d``,
+    ``ResNet3d``, ``ResNet3dSlowFast``); set the head's ``in_channels`` to its
+    pooled output width.
+
+    Args:
+        backbone (dict): Backbone config.
+        head (dict): :class:`MoCoHead` config.
+        momentum (float): Key encoder momentum ``m`` of the paper:
+            ``key = m * key + (1 - m) * query``. Defaults to 0.999.
+        data_preprocessor (dict, optional): Data preprocessor config.
+            Defaults to ``dict(type='ContrastiveDataPreprocessor')``.
+        init_cfg (dict, optional): Initialisation config. Defaults to None.
+    """
+
+    def __init__(self,
+                 backbone: dict,
+                 head: dict,
+                 momentum: float = 0.999,
+                 data_preprocessor: Optional[dict] = dict(
+                     type='ContrastiveDataPreprocessor'),
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(
+            data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        if not 0 <= momentum < 1:
+            raise ValueError(f'MoCoRecognizer: momentum must be in [0, 1), '
+                             f'got {momentum}')
+        self.backbone = MODELS.build(backbone)
+        self.head = MODELS.build(head)
+        # MMEngine's EMA weighs the source by its ``momentum``: 1 - m. Its
+        # first update copies the query encoder, so the key encoder starts
+        # from the query's initialised weights.
+        self.key_encoder = ExponentialMovingAverage(
+            self._query_encoder(), momentum=1 - momentum)
+
+    def _query_encoder(self) -> nn.Sequential:
+        """Backbone and projector, sharing this model's parameters."""
+        return nn.Sequential(self.backbone, self.head.projector)
+
+    def encode_query(self, clips: Tensor) -> Tensor:
+        """Unit-norm query embeddings (N, D) of (N, C, T, H, W) clips."""
+        return self.head.projector(self.backbone(clips))
+
+    @torch.no_grad()
+    def encode_key(self, clips: Tensor) -> Tensor:
+        """Unit-norm key embeddings (N, D), with shuffle BN, no gradient."""
+        clips, unshuffle = batch_shuffle_ddp(clips)
+        return batch_unshuffle_ddp(self.key_encoder(clips), unshuffle)
+
+    def extract_feat(self, inputs: Tensor) -> Tensor:
+        """Pooled backbone features, averaged over the clips of a video.
+
+        Args:
+            inputs (Tensor): Clips of shape (N, C, T, H, W) or
+                (N, num_clips, C, T, H, W).
+
+        Returns:
+            Tensor: Features of shape (N, C_backbone).
+        """
+        num_videos = inputs.shape[0]
+        feats = global_pool(self.backbone(inputs.flatten(0, -5)))
+        return feats.view(num_videos, -1, feats.shape[-1]).mean(1)
+
+    def loss(self, inputs: Sequence[Tensor],
+             data_samples: SampleList) -> Dict[str, Tensor]:
+        """Symmetric contrastive loss of two views.
+
+        Args:
+            inputs (Sequence[Tensor]): View 1 (FAME-merged) and view 2, each
+                of shape (N, C, T, H, W).
+            data_samples (List[ActionDataSample]): Unused.
+
+        Returns:
+            dict[str, Tensor]: Loss and contrastive top-1 accuracy.
+        """
+        view1, view2 = inputs
+        self.key_encoder.update_parameters(self._query_encoder())
+        queries = (self.encode_query(view1), self.encode_query(view2))
+        keys = (self.encode_key(view1), self.encode_key(view2))
+        return self.head.loss(queries, keys)
+
+    def predict(self, inputs: Tensor,
+                data_samples: SampleList) -> SampleList:
+        """Store the pooled backbone features in ``data_sample.backbone_feat``."""
+        for sample, feat in zip(data_samples, self.extract_feat(inputs)):
+            sample.set_field(feat, 'backbone_feat')
+        return data_samples
+
+    def forward(self,
+                inputs: Union[Tensor, List[Tensor]],
+                data_samples: Optional[SampleList] = None,
+                mode: str = 'tensor') -> Union[Dict[str, Tensor], Tensor,
+                                               SampleList]:
+        """Dispatch to ``loss``, ``predict`` or feature extraction.
+
+        Args:
+            inputs (Tensor or List[Tensor]): Two views in ``'loss'`` mode,
+                otherwise clips of shape (N, [num_clips,] C, T, H, W).
+            data_samples (List[ActionDataSample], optional): Data samples.
+            mode (str): ``'loss'``, ``'predict'`` or ``'tensor'`` (pooled
+                backbone features). Defaults to ``'tensor'``.
+        """
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        if mode == 'predict':
+            return self.predict(inputs, data_samples)
+        if mode == 'tensor':
+            return self.extract_feat(inputs)
+        raise RuntimeError(f'Invalid mode "{mode}"; only "loss", "predict" '
+                           'and "tensor" are supported')

@@ -1,0 +1,118 @@
+# Copyright (c) OpenMMLab. All rights reserved.
+from typing import Optional, Sequence, Tuple
+
+import torch
+from mmaction.models.utils.blending_utils import BaseMiniBatchBlending
+from mmaction.registry import MODELS
+from mmaction.utils import SampleList
+from torch import Tensor
+
+from ...ops import foreground_mask, merge_foreground_background
+
+
+@MODELS.register_module()
+class FAMEBlending(BaseMiniBatchBlending):
+    """Foreground-background merging (FAME) of a batch of clips.
+
+    Each clip keeps its moving foreground and takes the background of a
+    randomly chosen clip of the same batch (`FAME, CVPR 2022
+    <https://arxiv.org/abs/2109.15130>`_). Labels are left unchanged: the
+    merged clip still shows its own action.
+
+    It serves two places:
+
+    - :class:`ContrastiveDataPreprocessor` calls :meth:`merge` on view 1 of
+      the self-supervised batch, with pixels in [0, 1].
+    - the ``blending`` slot of MMAction2's ``ActionDataPreprocessor``, for
+      debiased supervised training. That slot receives normalised inputs, so
+      pass the preprocessor's ``mean`` and ``std`` here: the masks are
+      computed on the recovered pixels, while merging (a per-pixel choice)
+      commutes with the per-channel normalisation and runs on the inputs.
+
+    Args:
+        beta (float): Fraction of each frame kept as foreground, in (0, 1].
+            Defaults to 0.5.
+        prob (float): Probability that a clip is merged; the others pass
+            unchanged. 1.0 reproduces the paper, 0.0 is the plain MoCo
+            baseline. Defaults to 1.0.
+        hue_mode (str): ``'turns'`` (the paper's colour binning) or
+            ``'radians'`` (reproduces the released code's hue aliasing, for
+            matching its checkpoints). Defaults to ``'turns'``.
+        mean (Sequence[float], optional): Per-channel mean of the
+            normalised inputs of :meth:`__call__`. Defaults to None (no
+            normalisation).
+        std (Sequence[float], optional): Per-channel std, as ``mean``.
+            Defaults to None.
+        max_pixel_value (float): Value of a white pixel before
+            normalisation. Defaults to 255.
+    """
+
+    def __init__(self,
+                 beta: float = 0.5,
+                 prob: float = 1.0,
+                 hue_mode: str = 'turns',
+                 mean: Optional[Sequence[float]] = None,
+                 std: Optional[Sequence[float]] = None,
+                 max_pixel_value: float = 255.) -> None:
+        super().__init__(num_classes=0)
+        if not 0 < beta <= 1:
+            raise ValueError(f'FAMEBlending: beta must be in (0, 1], '
+                             f'got {beta}')
+        if not 0 <= prob <= 1:
+            raise ValueError(f'FAMEBlending: prob must be in [0, 1], '
+                             f'got {prob}')
+        if (mean is None) != (std is None):
+            raise ValueError('FAMEBlending: give both mean and std, or none')
+        self.beta = beta
+        self.prob = prob
+        self.hue_mode = hue_mode
+        self.mean = mean
+        self.std = std
+        self.max_pixel_value = max_pixel_value
+
+    def merge(self,
+              clips: Tensor,
+              pixels: Optional[Tensor] = None,
+              masks: Optional[Tensor] = None) -> Tensor:
+        """Merge each clip's foreground with another clip's background.
+
+        Args:
+            clips (Tensor): Clips of shape (N, 3, T, H, W) to merge.
+            pixels (Tensor, optional): The same clips as RGB in [0, 1], used
+                to find the foreground. Defaults to ``clips``.
+            masks (Tensor, optional): Precomputed boolean foreground masks
+                of shape (N, H, W), e.g. from the :class:`FAMEMask`
+                transform. Defaults to None (computed here).
+
+        Returns:
+            Tensor: The merged clips, same shape as ``clips``.
+        """
+        if self.prob == 0:
+            return clips
+        if masks is None:
+            masks = foreground_mask(
+                clips if pixels is None else pixels, self.beta,
+                self.hue_mode)
+        if self.prob < 1:
+            keep = torch.rand(clips.shape[0], device=clips.device) >= self.prob
+            masks = masks | keep[:, None, None]
+        return merge_foreground_background(clips, masks)
+
+    def do_blending(self, imgs: Tensor, label: Tensor,
+                    **kwargs) -> Tuple[Tensor, Tensor]:
+        """Merge a batch of shape (N, [num_clips,] C, T, H, W)."""
+        clips = imgs.reshape(-1, *imgs.shape[-4:])
+        pixels = clips
+        if self.mean is not None:
+            shape = (1, -1, 1, 1, 1)
+            mean = clips.new_tensor(self.mean).view(shape)
+            std = clips.new_tensor(self.std).view(shape)
+            pixels = clips * std + mean
+        pixels = (pixels / self.max_pixel_value).clamp(0, 1)
+        return self.merge(clips, pixels).view_as(imgs), label
+
+    def __call__(self, imgs: Tensor,
+                 batch_data_samples: SampleList) -> Tuple[Tensor, SampleList]:
+        """Blend a batch of normalised inputs; data samples are unchanged."""
+        imgs, _ = self.do_blending(imgs, None)
+        return imgs, batch_data_samples

@@ -1,0 +1,54 @@
+# Copyright (c) OpenMMLab. All rights reserved.
+from typing import Dict
+
+import numpy as np
+import torch
+from mmaction.registry import TRANSFORMS
+from mmcv.transforms import BaseTransform
+
+from ..ops import foreground_mask
+
+
+@TRANSFORMS.register_module()
+class FAMEMask(BaseTransform):
+    """Compute the FAME foreground mask of a clip in the data pipeline.
+
+    Use it to move the mask computation from the training device to the
+    dataloader workers. Place it after the spatial transforms (crop, flip)
+    and before ``FormatShape``, and add ``'fame_mask'`` to the ``meta_keys``
+    of ``PackActionInputs``; :class:`ContrastiveDataPreprocessor` then merges
+    with these masks instead of computing them.
+
+    Required keys: ``imgs`` (list of RGB uint8 frames of shape (H, W, 3)).
+    Added keys: ``fame_mask`` (bool array of shape (H, W)).
+
+    Args:
+        beta (float): Fraction of pixels marked as foreground, in (0, 1].
+            Defaults to 0.5.
+        hue_mode (str): ``'turns'`` (paper) or ``'radians'`` (the released
+            code's hue quirk). Defaults to ``'turns'``.
+    """
+
+    def __init__(self, beta: float = 0.5, hue_mode: str = 'turns') -> None:
+        if not 0 < beta <= 1:
+            raise ValueError(f'FAMEMask: beta must be in (0, 1], got {beta}')
+        self.beta = beta
+        self.hue_mode = hue_mode
+
+    def transform(self, results: Dict) -> Dict:
+        """Add ``fame_mask`` to ``results``."""
+        imgs = results['imgs']
+        if not isinstance(imgs, list) or imgs[0].ndim != 3 \
+                or imgs[0].shape[-1] != 3:
+            raise ValueError('FAMEMask needs results["imgs"] as a list of '
+                             '(H, W, 3) RGB frames; put it before '
+                             'FormatShape in the pipeline')
+        # (T, H, W, 3) -> (1, 3, T, H, W) in [0, 1]
+        clip = torch.from_numpy(np.stack(imgs)).permute(3, 0, 1, 2)[None]
+        mask = foreground_mask(clip.float() / 255, self.beta, self.hue_mode)
+        results['fame_mask'] = mask[0].numpy()
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(beta={self.beta}, '
+                f"hue_mode='{self.hue_mode}')")
