@@ -1,5 +1,5 @@
-# As fame_r2plus1d_k400.py, pretrained on UCF101 split 1 (train) with a queue of
-# 2048 negatives.
+# As fame_r2plus1d_k400.py, pretrained on UCF101 split 1 (train), with a
+# queue of 2048 negatives.
 _base_ = ['./fame_r2plus1d_k400.py']
 
 data_root = 'data/ucf101/videos'

@@ -96,8 +96,8 @@ def colour_bins(frames: Tensor, hue_mode: str = 'turns') -> Tensor:
     hx = (sat * torch.cos(angle) + 1) / 2
     hy = (sat * torch.sin(angle) + 1) / 2
     # Each axis takes levels 0..9 (the spec's 1..10 minus one).
-    qh, qs, qv = (torch.round((NUM_LEVELS - 1) * c).long()
-                  for c in (hx, hy, val))
+    qh, qs, qv = (
+        torch.round((NUM_LEVELS - 1) * c).long() for c in (hx, hy, val))
     return qh + NUM_LEVELS * qs + NUM_LEVELS**2 * qv
 
 
@@ -108,7 +108,8 @@ def _seed_histogram(bins: Tensor, seeds: Tensor, prior: float) -> Tensor:
                       prior,
                       dtype=torch.float32,
                       device=bins.device)
-    hist.scatter_add_(1, seed_bins, torch.ones_like(seed_bins, dtype=hist.dtype))
+    hist.scatter_add_(1, seed_bins,
+                      torch.ones_like(seed_bins, dtype=hist.dtype))
     return hist / hist.sum(1, keepdim=True)
 
 

@@ -113,8 +113,9 @@ class ContrastiveDataPreprocessor(ActionDataPreprocessor):
                                                 data['data_samples'])
         view1, view2 = views.float().div_(255).unbind(1)
         if self.fame is not None:
-            view1 = self.fame.merge(view1, masks=self._stored_masks(
-                data['data_samples'][0::2], view1))
+            view1 = self.fame.merge(
+                view1,
+                masks=self._stored_masks(data['data_samples'][0::2], view1))
         num_videos = view1.shape[0]
         clips = self.color_augment(torch.cat([view1, view2]))
         clips = (clips * 255 - self.mean) / self.std

@@ -115,8 +115,8 @@ class MoCoHead(BaseModule):
             raise ValueError(f'MoCoHead: {keys.shape[0]} keys per step do '
                              f'not fit in a queue of {queue_len} '
                              '(queue_len)')
-        index = (self.queue_ptr + torch.arange(
-            keys.shape[0], device=keys.device)) % queue_len
+        index = (self.queue_ptr +
+                 torch.arange(keys.shape[0], device=keys.device)) % queue_len
         self.queue[index] = keys
         self.queue_ptr.copy_((self.queue_ptr + keys.shape[0]) % queue_len)
 

@@ -102,18 +102,18 @@ class MoCoRecognizer(BaseModel):
         keys = (self.encode_key(view1), self.encode_key(view2))
         return self.head.loss(queries, keys)
 
-    def predict(self, inputs: Tensor,
-                data_samples: SampleList) -> SampleList:
-        """Store the pooled backbone features in ``data_sample.backbone_feat``."""
+    def predict(self, inputs: Tensor, data_samples: SampleList) -> SampleList:
+        """Put pooled backbone features in ``data_sample.backbone_feat``."""
         for sample, feat in zip(data_samples, self.extract_feat(inputs)):
             sample.set_field(feat, 'backbone_feat')
         return data_samples
 
-    def forward(self,
-                inputs: Union[Tensor, List[Tensor]],
-                data_samples: Optional[SampleList] = None,
-                mode: str = 'tensor') -> Union[Dict[str, Tensor], Tensor,
-                                               SampleList]:
+    def forward(
+            self,
+            inputs: Union[Tensor, List[Tensor]],
+            data_samples: Optional[SampleList] = None,
+            mode: str = 'tensor'
+    ) -> Union[Dict[str, Tensor], Tensor, SampleList]:
         """Dispatch to ``loss``, ``predict`` or feature extraction.
 
         Args:

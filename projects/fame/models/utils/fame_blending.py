@@ -90,9 +90,8 @@ class FAMEBlending(BaseMiniBatchBlending):
         if self.prob == 0:
             return clips
         if masks is None:
-            masks = foreground_mask(
-                clips if pixels is None else pixels, self.beta,
-                self.hue_mode)
+            masks = foreground_mask(clips if pixels is None else pixels,
+                                    self.beta, self.hue_mode)
         if self.prob < 1:
             keep = torch.rand(clips.shape[0], device=clips.device) >= self.prob
             masks = masks | keep[:, None, None]

@@ -1,0 +1,167 @@
+# Copyright (c) OpenMMLab. All rights reserved.
+"""Weights-only loading of the checkpoints MMEngine writes.
+
+Since torch 2.6, ``torch.load`` defaults to ``weights_only=True`` and only
+rebuilds tensors, containers and explicitly allow-listed globals. MMEngine
+0.10.x does not pass ``weights_only``, and its checkpoints also hold the
+message hub (``HistoryBuffer`` objects backed by numpy arrays) and numpy
+scalars, so ``Runner`` resume and ``load_checkpoint`` fail with
+``UnpicklingError``. Turning ``weights_only`` off would let any checkpoint run
+code on load, so instead the handful of types MMEngine checkpoints contain
+are allow-listed here with ``torch.serialization.add_safe_globals``.
+
+The list was found by training a tiny model with ``Runner`` and loading the
+saved checkpoint with ``weights_only=True`` until it succeeded.
+"""
+import os
+import pickle
+from typing import Any, Callable, Dict, List, Tuple, Union
+
+import numpy as np
+import torch
+from mmengine.logging import HistoryBuffer
+from mmengine.utils import digit_version
+
+try:  # numpy >= 2.0
+    from numpy._core import multiarray as _np_multiarray
+except ImportError:  # pragma: no cover - numpy < 2.0
+    from numpy.core import multiarray as _np_multiarray
+
+MapLocation = Union[str, torch.device, Callable, Dict[str, str], None]
+SafeGlobal = Union[Callable, Tuple[Callable, str]]
+
+# ``add_safe_globals`` exists since torch 2.4 but only accepts
+# ``(obj, 'full.path')`` pairs (needed for the aliases below) since 2.6,
+# which is also the release that made ``weights_only=True`` the default.
+_TORCH_SUPPORTS_ALLOW_LIST = (
+    hasattr(torch.serialization, 'add_safe_globals')
+    and digit_version(torch.__version__) >= digit_version('2.6.0'))
+
+# The statistics ``HistoryBuffer`` registers by default.
+_HISTORY_BUFFER_STATISTICS = ('min', 'max', 'mean', 'current')
+
+
+class UnsafeCheckpointError(pickle.UnpicklingError):
+    """A checkpoint was refused because it holds non-allow-listed types."""
+
+
+def _history_buffer_getattr(obj: Any, name: str) -> Any:
+    """Stand-in for ``builtins.getattr`` while unpickling a checkpoint.
+
+    ``HistoryBuffer.__getstate__`` stores the class-level
+    ``_statistics_methods`` dict, whose values are functions such as
+    ``HistoryBuffer.min``. Pickle protocol 2 (the one ``torch.save`` uses)
+    writes such nested functions as ``getattr(HistoryBuffer, 'min')``.
+    Allowing the real ``getattr`` would let a checkpoint reach any attribute
+    of any allowed object, so only these lookups are answered.
+
+    Args:
+        obj (Any): The object the pickle looks the attribute up on.
+        name (str): The attribute name.
+
+    Returns:
+        Any: The requested ``HistoryBuffer`` statistics function.
+    """
+    if obj is HistoryBuffer and name in _HISTORY_BUFFER_STATISTICS:
+        return getattr(obj, name)
+    owner = obj.__qualname__ if isinstance(obj, type) else type(obj).__name__
+    raise pickle.UnpicklingError(
+        f'getattr({owner}, {name!r}) is not in the checkpoint allow-list; '
+        'only the default HistoryBuffer statistics methods may be looked up')
+
+
+def _numpy_dtype_classes() -> List[type]:
+    """Classes of the numpy dtypes found in MMEngine checkpoints.
+
+    Unpickling ``numpy.dtype('f8', ...)`` yields an instance of a per-dtype
+    subclass (``numpy.dtypes.Float64DType`` on numpy >= 1.25) whose state is
+    then set, so the subclass itself must be allow-listed.
+    """
+    return [
+        # HistoryBuffer._log_history and numpy float scalars (e.g. ``eta``).
+        type(np.dtype(np.float64)),
+        # HistoryBuffer._count_history (default integer on numpy 2.x/Linux).
+        type(np.dtype(np.int64)),
+        # HistoryBuffer._count_history where numpy 1.x's default int is
+        # 32-bit (Windows); not seen in the Linux runs.
+        type(np.dtype(np.int32)),
+        # float32 metric values kept in ``message_hub.runtime_info`` (e.g.
+        # ``best_score``); not seen in the toy run.
+        type(np.dtype(np.float32)),
+    ]
+
+
+def _build_allow_list() -> List[SafeGlobal]:
+    """Build the explicit allow-list for MMEngine checkpoints.
+
+    Returns:
+        list: Entries for ``torch.serialization.add_safe_globals``.
+    """
+    allow_list: List[SafeGlobal] = [
+        # ``message_hub.log_scalars`` values.
+        HistoryBuffer,
+        # The functions in ``HistoryBuffer._statistics_methods``.
+        (_history_buffer_getattr, 'builtins.getattr'),
+        # HistoryBuffer's ``_log_history`` / ``_count_history`` arrays.
+        np.ndarray,
+        # The dtype of those arrays and of numpy scalars.
+        np.dtype,
+    ]
+    allow_list.extend(_numpy_dtype_classes())
+    # Arrays are rebuilt with ``_reconstruct`` and numpy scalars (e.g.
+    # ``message_hub.runtime_info['eta']``) with ``scalar``. numpy 2.x writes
+    # them under ``numpy._core``, numpy 1.x under ``numpy.core``; accept both
+    # so checkpoints from either numpy load with the installed one.
+    for module in ('numpy._core.multiarray', 'numpy.core.multiarray'):
+        allow_list.append(
+            (_np_multiarray._reconstruct, f'{module}._reconstruct'))
+        allow_list.append((_np_multiarray.scalar, f'{module}.scalar'))
+    return allow_list
+
+
+def register_checkpoint_safe_globals() -> None:
+    """Allow-list the types of MMEngine checkpoints for weights-only loads.
+
+    Safe to call any number of times: ``add_safe_globals`` keeps a set and
+    the entries are the same objects on every call. A no-op on torch < 2.6,
+    which loads with ``weights_only=False`` by default.
+    """
+    if not _TORCH_SUPPORTS_ALLOW_LIST:
+        return
+    torch.serialization.add_safe_globals(_build_allow_list())
+
+
+def load_checkpoint_safely(path: Union[str, os.PathLike],
+                           map_location: MapLocation = 'cpu') -> Any:
+    """Load a checkpoint with ``weights_only=True`` and the allow-list.
+
+    Args:
+        path (str | os.PathLike): The checkpoint file.
+        map_location (str | torch.device | Callable | dict, optional): Same
+            as in :func:`torch.load`. Defaults to ``'cpu'``.
+
+    Returns:
+        Any: The loaded checkpoint, usually a dict.
+
+    Raises:
+        UnsafeCheckpointError: If the file holds types outside the allow-list.
+    """
+    register_checkpoint_safe_globals()
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as err:
+        reason = _refusal_reason(str(err))
+        raise UnsafeCheckpointError(
+            f'Refused to load checkpoint {os.fspath(path)!r}: it contains '
+            'types outside the checkpoint allow-list and was refused for '
+            f'safety ({reason}).') from err
+
+
+def _refusal_reason(message: str) -> str:
+    """Pick the line naming the refused global out of torch's message."""
+    marker = 'WeightsUnpickler error:'
+    start = message.find(marker)
+    if start < 0:
+        return message.strip().splitlines()[0] if message.strip() else ''
+    lines = message[start + len(marker):].strip().splitlines()
+    return lines[0].strip() if lines else ''

@@ -1,0 +1,54 @@
+# Copyright (c) OpenMMLab. All rights reserved.
+from pathlib import Path
+
+import pytest
+from mmaction.registry import MODELS
+from mmengine.config import Config
+from mmengine.dataset import Compose
+from mmengine.registry import init_default_scope
+
+import projects.fame  # noqa: F401
+
+CONFIG_DIR = Path(__file__).resolve().parents[1] / 'configs'
+CONFIGS = sorted(CONFIG_DIR.glob('*.py'))
+BACKBONE_WIDTH = dict(ResNet2Plus1d=512, ResNet3d=2048, ResNet3dSlowFast=2304)
+
+
+def test_every_algorithm_has_a_baseline_twin():
+    names = {c.stem for c in CONFIGS}
+    fame = {n for n in names if not n.endswith('_moco')}
+    assert {
+        'fame_r2plus1d_k400', 'fame_i3d_k400', 'fame_slowfast_k400',
+        'fame_r2plus1d_ucf101', 'fame_i3d_ucf101', 'fame_slowfast_ucf101'
+    } <= fame
+    assert {f'{n}_moco' for n in fame} == names - fame
+
+
+@pytest.mark.parametrize('path', CONFIGS, ids=lambda p: p.stem)
+def test_config_builds_model_and_pipeline(path):
+    cfg = Config.fromfile(str(path))
+    init_default_scope(cfg.default_scope)
+    model = MODELS.build(cfg.model)
+    Compose(cfg.train_dataloader.dataset.pipeline)
+
+    backbone = type(model.backbone).__name__
+    if 'tiny' not in path.stem:
+        assert model.head.in_channels == BACKBONE_WIDTH[backbone]
+        queue_len = 2048 if 'ucf101' in path.stem else 65536
+        assert model.head.queue.shape == (queue_len, 128)
+        assert cfg.train_dataloader.dataset.type == 'RepeatAugDataset'
+    assert cfg.train_dataloader.dataset.num_repeats == 2
+    fame_prob = cfg.model.data_preprocessor.fame.prob
+    assert fame_prob == (0. if path.stem.endswith('_moco') else 1.)
+
+
+@pytest.mark.parametrize(
+    'path', [c for c in CONFIGS if c.stem.endswith('_moco')],
+    ids=lambda p: p.stem)
+def test_baseline_differs_only_by_fame_switch(path):
+    baseline = Config.fromfile(str(path)).to_dict()
+    fame = Config.fromfile(
+        str(path.with_name(path.stem[:-len('_moco')] + '.py'))).to_dict()
+    assert baseline['model']['data_preprocessor']['fame'].pop('prob') == 0.
+    assert fame['model']['data_preprocessor']['fame'].pop('prob') == 1.
+    assert baseline == fame

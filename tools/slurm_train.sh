@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Training on a Slurm cluster (one task per GPU).
+# Usage: tools/slurm_train.sh PARTITION JOB_NAME CONFIG [WORK_DIR] [args...]
+#   WORK_DIR is taken as the 4th argument when it does not start with '-'.
+# Env: GPUS (8), GPUS_PER_NODE (8), CPUS_PER_TASK (5), SRUN_ARGS (''),
+#      PYTHON (python).
+set -euo pipefail
+
+if [[ $# -lt 3 ]]; then
+    echo "Usage: $0 PARTITION JOB_NAME CONFIG [WORK_DIR] [extra args]" >&2
+    exit 2
+fi
+
+PARTITION=$1
+JOB_NAME=$2
+CONFIG=$3
+shift 3
+WORK_DIR_ARGS=()
+if [[ $# -gt 0 && $1 != -* ]]; then
+    WORK_DIR_ARGS=(--work-dir "$1")
+    shift
+fi
+GPUS=${GPUS:-8}
+GPUS_PER_NODE=${GPUS_PER_NODE:-8}
+CPUS_PER_TASK=${CPUS_PER_TASK:-5}
+SRUN_ARGS=${SRUN_ARGS:-}
+PYTHON=${PYTHON:-python}
+# Do not ask for more tasks on a node than there are tasks in all.
+if (( GPUS < GPUS_PER_NODE )); then
+    GPUS_PER_NODE=${GPUS}
+fi
+
+TOOLS_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
+REPO_ROOT=$(dirname -- "${TOOLS_DIR}")
+export PYTHONPATH="${REPO_ROOT}${PYTHONPATH:+:${PYTHONPATH}}"
+
+set -x
+# SRUN_ARGS is deliberately unquoted so that it can hold several options.
+# shellcheck disable=SC2086
+exec srun -p "${PARTITION}" \
+    --job-name="${JOB_NAME}" \
+    --gres="gpu:${GPUS_PER_NODE}" \
+    --ntasks="${GPUS}" \
+    --ntasks-per-node="${GPUS_PER_NODE}" \
+    --cpus-per-task="${CPUS_PER_TASK}" \
+    --kill-on-bad-exit=1 \
+    ${SRUN_ARGS} \
+    "${PYTHON}" -u "${TOOLS_DIR}/train.py" "${CONFIG}" --launcher slurm \
+    ${WORK_DIR_ARGS[@]+"${WORK_DIR_ARGS[@]}"} "$@"

@@ -1,0 +1,146 @@
+# Copyright (c) OpenMMLab. All rights reserved.
+"""Test (and evaluate) a FAME model checkpoint with MMEngine's ``Runner``."""
+import argparse
+import difflib
+import glob
+import os
+import os.path as osp
+import sys
+from typing import Optional, Sequence
+
+# Put the repository root first on ``sys.path`` so that configs can import
+# ``projects.fame`` whatever the working directory is.
+REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+if sys.path[:1] != [REPO_ROOT]:
+    sys.path.insert(0, REPO_ROOT)
+
+from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.runner import Runner  # noqa: E402
+
+from projects.fame.utils import register_checkpoint_safe_globals  # noqa: E402
+
+CONFIG_ROOT = osp.join(REPO_ROOT, 'configs')
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    """Parse the command line.
+
+    Args:
+        argv (Sequence[str], optional): Arguments to parse. Defaults to
+            ``sys.argv[1:]``.
+
+    Returns:
+        argparse.Namespace: The parsed arguments.
+    """
+    parser = argparse.ArgumentParser(
+        description='Test (and evaluate) a FAME model')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument(
+        '--work-dir', help='the dir to save the evaluation metrics')
+    parser.add_argument(
+        '--dump',
+        type=str,
+        help='dump predictions to a pickle file for offline evaluation')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings with key=value pairs, e.g. '
+        'test_dataloader.batch_size=4 or key="[a,b]"; no spaces are allowed')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def find_config(path: str, config_root: str = CONFIG_ROOT) -> str:
+    """Check that a config file exists, suggesting close names if not.
+
+    Args:
+        path (str): The config path given on the command line.
+        config_root (str): Where to look for similarly named configs.
+            Defaults to the repository's ``configs`` folder.
+
+    Returns:
+        str: ``path`` itself when it is a file.
+
+    Raises:
+        FileNotFoundError: If ``path`` is not a file.
+    """
+    if osp.isfile(path):
+        return path
+    pattern = osp.join(config_root, '**', '*.py')
+    # Suggest runnable configs only, not the ``_base_`` fragments.
+    candidates = [
+        c for c in glob.glob(pattern, recursive=True)
+        if '_base_' not in c.split(os.sep)
+    ]
+    by_name = {osp.basename(c): c for c in sorted(candidates, reverse=True)}
+    close = difflib.get_close_matches(
+        osp.basename(path), list(by_name), n=5, cutoff=0.6)
+    message = f'Config file not found: {path}'
+    if close:
+        message += '. Did you mean: ' + ', '.join(
+            osp.relpath(by_name[name], osp.dirname(config_root))
+            for name in close) + '?'
+    raise FileNotFoundError(message)
+
+
+def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
+    """Merge the command-line arguments into the config.
+
+    Args:
+        cfg (Config): The loaded config.
+        args (argparse.Namespace): Arguments from :func:`parse_args`.
+
+    Returns:
+        Config: The updated config.
+    """
+    if args.dump is not None:
+        assert args.dump.endswith(('.pkl', '.pickle')), \
+            'The dump file must be a pkl file.'
+        dump_metric = dict(type='DumpResults', out_file_path=args.dump)
+        if isinstance(cfg.test_evaluator, (list, tuple)):
+            cfg.test_evaluator = [*cfg.test_evaluator, dump_metric]
+        else:
+            cfg.test_evaluator = [cfg.test_evaluator, dump_metric]
+
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+
+    # work_dir priority: CLI > config > ./work_dirs/<config name>
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+
+    cfg.load_from = args.checkpoint
+    return cfg
+
+
+def main() -> None:
+    args = parse_args()
+    try:
+        config = find_config(args.config)
+    except FileNotFoundError as err:
+        raise SystemExit(f'error: {err}')
+    cfg = merge_args(Config.fromfile(config), args)
+
+    # torch >= 2.6 loads with ``weights_only=True``; allow-list the types
+    # that MMEngine checkpoints hold so that they load.
+    register_checkpoint_safe_globals()
+    runner = Runner.from_cfg(cfg)
+    runner.test()
+
+
+if __name__ == '__main__':
+    main()
