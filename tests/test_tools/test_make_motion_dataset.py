@@ -1,0 +1,162 @@
+# Copyright (c) OpenMMLab. All rights reserved.
+import sys
+from pathlib import Path
+
+import decord
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / 'tools/data'))
+import make_motion_dataset  # noqa: E402
+
+NUM_FRAMES = make_motion_dataset.SIZES['tiny']['num_frames']
+PIPELINE = [
+    dict(type='DecordInit'),
+    dict(type='SampleFrames', clip_len=8, frame_interval=2, num_clips=1),
+    dict(type='DecordDecode')
+]
+
+
+@pytest.fixture(scope='module')
+def dataset(tmp_path_factory):
+    root = tmp_path_factory.mktemp('motion')
+    return make_motion_dataset.generate(
+        str(root), size='tiny', seed=0, progress=False)
+
+
+def read_list(path):
+    """Return (relative path, label) pairs of an annotation list."""
+    pairs = [line.split() for line in Path(path).read_text().splitlines()]
+    return [(rel, int(label)) for rel, label in pairs]
+
+
+def decode(summary, rel):
+    """Decode every frame of a video of the dataset."""
+    reader = decord.VideoReader(str(Path(summary['video_dir']) / rel))
+    return reader.get_batch(list(range(len(reader)))).asnumpy()
+
+
+def load_masks(summary, rel):
+    """Load the sprite masks of a video of the dataset."""
+    path = Path(summary['mask_dir']) / rel.replace('.mp4', '.npz')
+    return np.load(path)['masks']
+
+
+def test_summary(dataset):
+    assert dataset['classes'] == list(make_motion_dataset.CLASSES)
+    assert Path(dataset['root'], 'classes.txt').read_text().split() == \
+        dataset['classes']
+    tiny = make_motion_dataset.SIZES['tiny']
+    assert dataset['counts'] == dict(
+        probe_train=tiny['probe_train'],
+        probe_val=tiny['probe_val'],
+        test_iid=tiny['test'],
+        test_static=tiny['test'],
+        test_unseen_bg=tiny['test'],
+        test_bg_only=tiny['test'],
+        pretrain=tiny['pretrain'])
+    for name, path in dataset['lists'].items():
+        pairs = read_list(path)
+        assert len(pairs) == dataset['counts'][name]
+        # balanced classes
+        labels = np.bincount([label for _, label in pairs], minlength=8)
+        assert labels.max() - labels.min() <= 1
+        for rel, _ in pairs:
+            assert (Path(dataset['video_dir']) / rel).is_file()
+            assert load_masks(dataset, rel).shape == (NUM_FRAMES, 128, 128)
+
+
+@pytest.mark.parametrize('name', make_motion_dataset.LISTS)
+def test_video_dataset(dataset, name):
+    from mmaction.datasets import VideoDataset
+    from mmaction.utils import register_all_modules
+    register_all_modules()
+    video_dataset = VideoDataset(
+        ann_file=dataset['lists'][name],
+        data_prefix=dict(video=dataset['video_dir']),
+        pipeline=PIPELINE)
+    pairs = read_list(dataset['lists'][name])
+    assert len(video_dataset) == len(pairs)
+    for i, (_, label) in enumerate(pairs):
+        results = video_dataset[i]
+        assert results['label'] == label
+        assert results['total_frames'] == NUM_FRAMES
+        assert len(results['imgs']) == 8
+        assert all(img.shape == (128, 128, 3) for img in results['imgs'])
+
+
+def test_static_lists(dataset):
+    for name in ('test_static', 'test_bg_only'):
+        for rel, _ in read_list(dataset['lists'][name]):
+            frames = decode(dataset, rel)
+            assert len(frames) == NUM_FRAMES
+            assert (frames == frames[0]).all()
+    for rel, _ in read_list(dataset['lists']['test_bg_only']):
+        assert not load_masks(dataset, rel).any()
+    # test_static repeats the middle frame of the test_iid video
+    middle = NUM_FRAMES // 2
+    for rel, _ in read_list(dataset['lists']['test_iid']):
+        static = rel.replace('test_iid', 'test_static')
+        frame = decode(dataset, rel)[middle]
+        mask = load_masks(dataset, rel)[middle]
+        assert (decode(dataset, static) == frame).all()
+        assert (load_masks(dataset, static) == mask).all()
+
+
+def test_sprites_move(dataset):
+    for rel, _ in read_list(dataset['lists']['pretrain']):
+        masks = load_masks(dataset, rel)
+        assert masks.any(axis=(1, 2)).all()
+        assert (masks != masks[0]).any()
+        frames = decode(dataset, rel).astype(np.int16)
+        change = np.abs(frames - frames[0]).max(axis=-1)
+        # pixels the sprite enters or leaves change, the background does not
+        assert change[masks != masks[0]].mean() > 20
+        assert (change[:, ~masks.any(axis=0)] == 0).mean() > 0.5
+
+
+def test_determinism(dataset, tmp_path):
+    again = make_motion_dataset.generate(
+        str(tmp_path), size='tiny', seed=0, progress=False)
+    for name in make_motion_dataset.LISTS:
+        assert Path(again['lists'][name]).read_bytes() == \
+            Path(dataset['lists'][name]).read_bytes()
+    samples = ['pretrain/00005.mp4', 'test_unseen_bg/00002.mp4']
+    for rel in samples:
+        assert (decode(again, rel) == decode(dataset, rel)).all()
+        assert (load_masks(again, rel) == load_masks(dataset, rel)).all()
+
+    other = make_motion_dataset.generate(
+        str(tmp_path), size='tiny', seed=1, progress=False, overwrite=True)
+    for rel in samples:
+        assert (decode(other, rel) != decode(dataset, rel)).any()
+        assert (load_masks(other, rel) != load_masks(dataset, rel)).any()
+
+
+def test_existing_folder(dataset, tmp_path, capsys):
+    list_file = Path(dataset['lists']['pretrain'])
+    mtime = list_file.stat().st_mtime_ns
+    summary = make_motion_dataset.generate(
+        dataset['root'], size='tiny', progress=False)
+    assert summary == dataset
+    assert list_file.stat().st_mtime_ns == mtime
+    assert 'already holds a dataset' in capsys.readouterr().out
+
+    (tmp_path / 'notes.txt').write_text('not a dataset')
+    with pytest.raises(FileExistsError, match=str(tmp_path)):
+        make_motion_dataset.generate(str(tmp_path), size='tiny')
+    with pytest.raises(ValueError, match='size'):
+        make_motion_dataset.generate(str(tmp_path / 'new'), size='huge')
+
+
+def test_procedural_backgrounds(dataset, tmp_path, monkeypatch):
+    monkeypatch.setattr(make_motion_dataset, 'SHARED_VIDEOS',
+                        tmp_path / 'missing')
+    summary = make_motion_dataset.generate(
+        str(tmp_path / 'motion'), size='tiny', progress=False)
+    assert summary['counts'] == dataset['counts']
+    for name in ('pretrain', 'test_unseen_bg'):
+        for rel, _ in read_list(summary['lists'][name]):
+            frames = decode(summary, rel)
+            assert frames.shape == (NUM_FRAMES, 128, 128, 3)
+            assert load_masks(summary, rel).any(axis=(1, 2)).all()
