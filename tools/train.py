@@ -159,11 +159,16 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
             ' in the config')
         cfg.auto_scale_lr.enable = True
 
-    if cfg.get('randomness', None) is None:
-        cfg.randomness = dict(
-            seed=args.seed,
-            diff_rank_seed=args.diff_rank_seed,
-            deterministic=args.deterministic)
+    # The command line wins over a config's own ``randomness``.
+    randomness = cfg.get('randomness', None) or dict(
+        seed=None, diff_rank_seed=False, deterministic=False)
+    if args.seed is not None:
+        randomness['seed'] = args.seed
+    if args.diff_rank_seed:
+        randomness['diff_rank_seed'] = True
+    if args.deterministic:
+        randomness['deterministic'] = True
+    cfg.randomness = randomness
 
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)

@@ -61,6 +61,14 @@ def test_defaults(train_tool, config_file):
     assert cfg.auto_scale_lr.enable is False
 
 
+def test_seed_flag_overrides_config_randomness(train_tool, config_file):
+    config_file.write_text(config_file.read_text() +
+                           '\nrandomness = dict(seed=0)\n')
+    assert merged(train_tool, config_file).randomness.seed == 0
+    assert merged(train_tool, config_file, '--seed',
+                  '5').randomness.seed == 5
+
+
 def test_flags(train_tool, config_file, tmp_path):
     cfg = merged(train_tool, config_file, '--work-dir', str(tmp_path / 'wd'),
                  '--amp', '--no-validate', '--auto-scale-lr', '--seed', '3',
