@@ -40,10 +40,10 @@ train_dataloader = dict(
         data_prefix=dict(video=f'{data_root}/videos'),
         pipeline=train_pipeline))
 
-train_cfg = dict(max_epochs=12)
+train_cfg = dict(max_epochs=10)
 optim_wrapper = dict(optimizer=dict(lr=0.05))
 param_scheduler = [
-    dict(type='CosineAnnealingLR', T_max=12, eta_min=0, by_epoch=True)
+    dict(type='CosineAnnealingLR', T_max=10, eta_min=0, by_epoch=True)
 ]
 auto_scale_lr = dict(base_batch_size=16)
 
