@@ -52,9 +52,10 @@ def test_queue_and_shuffle_bn_across_processes():
             join=True)
         results = dict(results)
 
-    global_batch = torch.cat(
-        [torch.arange(BATCH, dtype=torch.float32)[:, None] + 10 * r
-         for r in range(WORLD_SIZE)])
+    global_batch = torch.cat([
+        torch.arange(BATCH, dtype=torch.float32)[:, None] + 10 * r
+        for r in range(WORLD_SIZE)
+    ])
     # Each process gets a slice of one global permutation of the batch.
     shuffled = torch.cat([results[r]['shuffled'] for r in range(WORLD_SIZE)])
     assert sorted(shuffled.flatten().tolist()) == \
@@ -65,6 +66,6 @@ def test_queue_and_shuffle_bn_across_processes():
     # Every process enqueued the keys of all processes, in rank order.
     assert torch.equal(results[0]['queue'], results[1]['queue'])
     assert results[0]['ptr'] == results[1]['ptr'] == WORLD_SIZE * BATCH
-    expected = torch.cat([torch.full((BATCH, 2), float(r))
-                          for r in range(WORLD_SIZE)])
+    expected = torch.cat(
+        [torch.full((BATCH, 2), float(r)) for r in range(WORLD_SIZE)])
     assert torch.equal(results[0]['queue'][:WORLD_SIZE * BATCH], expected)

@@ -95,9 +95,12 @@ def colour_bins(frames: Tensor, hue_mode: str = 'turns') -> Tensor:
     angle = 2 * math.pi * hue
     hx = (sat * torch.cos(angle) + 1) / 2
     hy = (sat * torch.sin(angle) + 1) / 2
-    # Each axis takes levels 0..9 (the spec's 1..10 minus one).
+    # Levels round(9 * c + 1) in 1..10 as in the paper, shifted to 0..9.
+    # Not round(9 * c): round-half-to-even differs at half-integers, which
+    # every grey pixel (hx = hy = 0.5) hits.
     qh, qs, qv = (
-        torch.round((NUM_LEVELS - 1) * c).long() for c in (hx, hy, val))
+        torch.round((NUM_LEVELS - 1) * c + 1).long() - 1
+        for c in (hx, hy, val))
     return qh + NUM_LEVELS * qs + NUM_LEVELS**2 * qv
 
 

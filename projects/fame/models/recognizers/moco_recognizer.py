@@ -45,8 +45,8 @@ class MoCoRecognizer(BaseModel):
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        if not 0 <= momentum < 1:
-            raise ValueError(f'MoCoRecognizer: momentum must be in [0, 1), '
+        if not 0 < momentum < 1:
+            raise ValueError(f'MoCoRecognizer: momentum must be in (0, 1), '
                              f'got {momentum}')
         self.backbone = MODELS.build(backbone)
         self.head = MODELS.build(head)
