@@ -53,7 +53,10 @@ class MoCoHead(BaseModule):
     <https://arxiv.org/abs/2109.15130>`_) on top of MoCo v2 (`arXiv
     <https://arxiv.org/abs/2003.04297>`_): each of the two views is a query
     whose positive is the key of the other view; both directions are scored
-    against the same queue, then both key batches are enqueued.
+    against the queue as it was before the step, then both key batches are
+    enqueued. (The released code enqueues the first direction's keys before
+    scoring the second, so that a query meets its own view's key among the
+    negatives; we avoid that.)
 
     The queue and its pointer are buffers, so they are saved in checkpoints
     and restored on resume.
