@@ -27,8 +27,7 @@ def preprocess(mask_value: bool) -> tuple:
     samples = []
     for _ in clips:
         sample = ActionDataSample()
-        sample.set_metainfo(
-            dict(fame_mask=np.full((SIZE, SIZE), mask_value)))
+        sample.set_metainfo(dict(fame_mask=np.full((SIZE, SIZE), mask_value)))
         samples.append(sample)
     out = preprocessor(dict(inputs=clips, data_samples=samples), True)
     view1 = torch.stack([c[0] for c in clips[0::2]]).float()

@@ -65,8 +65,7 @@ def test_seed_flag_overrides_config_randomness(train_tool, config_file):
     config_file.write_text(config_file.read_text() +
                            '\nrandomness = dict(seed=0)\n')
     assert merged(train_tool, config_file).randomness.seed == 0
-    assert merged(train_tool, config_file, '--seed',
-                  '5').randomness.seed == 5
+    assert merged(train_tool, config_file, '--seed', '5').randomness.seed == 5
 
 
 def test_flags(train_tool, config_file, tmp_path):

@@ -27,5 +27,4 @@ model = dict(
     data_preprocessor=dict(
         type='ContrastiveDataPreprocessor',
         # The baseline switch: prob=0. (or fame=None) trains plain MoCo.
-        fame=dict(type='FAMEBlending', beta=0.5, prob=1.0,
-                  hue_mode='turns')))
+        fame=dict(type='FAMEBlending', beta=0.5, prob=1.0, hue_mode='turns')))

@@ -2,6 +2,5 @@
 _base_ = ['./sgd_cosine_200e.py']
 
 param_scheduler = [
-    dict(
-        type='MultiStepLR', milestones=[120, 180], gamma=0.1, by_epoch=True)
+    dict(type='MultiStepLR', milestones=[120, 180], gamma=0.1, by_epoch=True)
 ]

@@ -5,6 +5,5 @@ from .recognizers import MoCoRecognizer
 from .utils import FAMEBlending
 
 __all__ = [
-    'ContrastiveDataPreprocessor', 'FAMEBlending', 'MoCoHead',
-    'MoCoRecognizer'
+    'ContrastiveDataPreprocessor', 'FAMEBlending', 'MoCoHead', 'MoCoRecognizer'
 ]
