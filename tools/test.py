@@ -1,8 +1,6 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 """Test (and evaluate) a FAME model checkpoint with MMEngine's ``Runner``."""
 import argparse
-import difflib
-import glob
 import os
 import os.path as osp
 import sys
@@ -17,9 +15,8 @@ if sys.path[:1] != [REPO_ROOT]:
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-from projects.fame.utils import register_checkpoint_safe_globals  # noqa: E402
-
-CONFIG_ROOT = osp.join(REPO_ROOT, 'configs')
+from projects.fame.utils import (find_config,  # noqa: E402
+                                 register_checkpoint_safe_globals)
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -58,39 +55,6 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
     return args
-
-
-def find_config(path: str, config_root: str = CONFIG_ROOT) -> str:
-    """Check that a config file exists, suggesting close names if not.
-
-    Args:
-        path (str): The config path given on the command line.
-        config_root (str): Where to look for similarly named configs.
-            Defaults to the repository's ``configs`` folder.
-
-    Returns:
-        str: ``path`` itself when it is a file.
-
-    Raises:
-        FileNotFoundError: If ``path`` is not a file.
-    """
-    if osp.isfile(path):
-        return path
-    pattern = osp.join(config_root, '**', '*.py')
-    # Suggest runnable configs only, not the ``_base_`` fragments.
-    candidates = [
-        c for c in glob.glob(pattern, recursive=True)
-        if '_base_' not in c.split(os.sep)
-    ]
-    by_name = {osp.basename(c): c for c in sorted(candidates, reverse=True)}
-    close = difflib.get_close_matches(
-        osp.basename(path), list(by_name), n=5, cutoff=0.6)
-    message = f'Config file not found: {path}'
-    if close:
-        message += '. Did you mean: ' + ', '.join(
-            osp.relpath(by_name[name], osp.dirname(config_root))
-            for name in close) + '?'
-    raise FileNotFoundError(message)
 
 
 def merge_args(cfg: Config, args: argparse.Namespace) -> Config:

@@ -1,8 +1,9 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 from .checkpoint import (UnsafeCheckpointError, load_checkpoint_safely,
                          register_checkpoint_safe_globals)
+from .config import find_config
 
 __all__ = [
-    'UnsafeCheckpointError', 'load_checkpoint_safely',
+    'UnsafeCheckpointError', 'find_config', 'load_checkpoint_safely',
     'register_checkpoint_safe_globals'
 ]
