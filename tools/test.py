@@ -15,8 +15,8 @@ if sys.path[:1] != [REPO_ROOT]:
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-from projects.fame.utils import (find_config,  # noqa: E402
-                                 register_checkpoint_safe_globals)
+from projects.fame.utils import find_config  # noqa: E402
+from projects.fame.utils import register_checkpoint_safe_globals  # noqa: E402
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:

@@ -1,0 +1,114 @@
+# Copyright (c) OpenMMLab. All rights reserved.
+import importlib.util
+from pathlib import Path
+
+import pytest
+import torch
+from mmaction.registry import MODELS
+from mmengine.registry import init_default_scope
+
+import projects.fame  # noqa: F401
+
+ROOT = Path(__file__).resolve().parents[2]
+BACKBONE = dict(
+    type='ResNet2Plus1d',
+    depth=18,
+    base_channels=8,
+    pretrained=None,
+    pretrained2d=False,
+    conv_cfg=dict(type='Conv2plus1d'),
+    norm_cfg=dict(type='BN3d', requires_grad=True, eps=1e-3),
+    conv1_kernel=(3, 7, 7),
+    conv1_stride_t=1,
+    pool1_stride_t=1,
+    inflate=(1, 1, 1, 1),
+    spatial_strides=(1, 2, 2, 2),
+    temporal_strides=(1, 2, 2, 2))
+
+
+@pytest.fixture(scope='module')
+def tool():
+    spec = importlib.util.spec_from_file_location(
+        'export_backbone', ROOT / 'tools' / 'export_backbone.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def checkpoint(tmp_path):
+    init_default_scope('mmaction')
+    model = MODELS.build(
+        dict(
+            type='MoCoRecognizer',
+            backbone=BACKBONE,
+            head=dict(type='MoCoHead', in_channels=64, queue_len=16)))
+    path = tmp_path / 'fame.pth'
+    torch.save(dict(state_dict=model.state_dict(), meta=dict(epoch=1)), path)
+    return path, model
+
+
+def write_stock_config(tmp_path: Path, base_channels: int) -> str:
+    backbone = dict(BACKBONE, base_channels=base_channels)
+    path = tmp_path / f'stock_{base_channels}.py'
+    path.write_text(
+        f'model = dict(type="Recognizer3D", backbone={backbone!r}, '
+        'cls_head=dict(type="I3DHead", num_classes=5, in_channels=64))\n')
+    return str(path)
+
+
+def test_recognizer_format_loads_into_stock_recognizer(tool, checkpoint,
+                                                       tmp_path, capsys):
+    path, model = checkpoint
+    out = tmp_path / 'recognizer.pth'
+    tool.main(
+        [str(path),
+         str(out), '--config',
+         write_stock_config(tmp_path, 8)])
+    printed = capsys.readouterr().out
+    assert 'kept' in printed and 'dropped' in printed
+    exported = torch.load(out, weights_only=True)['state_dict']
+    assert set(exported) == {
+        f'backbone.{k}'
+        for k in model.backbone.state_dict()
+    }
+    recognizer = MODELS.build(
+        dict(
+            type='Recognizer3D',
+            backbone=BACKBONE,
+            cls_head=dict(type='I3DHead', num_classes=5, in_channels=64)))
+    result = recognizer.load_state_dict(exported, strict=False)
+    assert not result.unexpected_keys
+    assert all(k.startswith('cls_head.') for k in result.missing_keys)
+    for k, v in model.backbone.state_dict().items():
+        assert torch.equal(recognizer.backbone.state_dict()[k], v), k
+
+
+def test_backbone_format_loads_strictly(tool, checkpoint, tmp_path):
+    path, model = checkpoint
+    out = tmp_path / 'backbone.pth'
+    tool.main([str(path), str(out), '--format', 'backbone'])
+    exported = torch.load(out, weights_only=True)['state_dict']
+    fresh = MODELS.build(BACKBONE)
+    fresh.load_state_dict(exported, strict=True)
+    for k, v in model.backbone.state_dict().items():
+        assert torch.equal(fresh.state_dict()[k], v), k
+
+
+def test_mismatched_config_is_refused(tool, checkpoint, tmp_path):
+    path, _ = checkpoint
+    out = tmp_path / 'never.pth'
+    with pytest.raises(ValueError, match='different shapes'):
+        tool.main([
+            str(path),
+            str(out), '--config',
+            write_stock_config(tmp_path, 16)
+        ])
+    assert not out.exists()
+
+
+def test_checkpoint_without_backbone_is_refused(tool, tmp_path):
+    path = tmp_path / 'empty.pth'
+    torch.save(dict(state_dict=dict(w=torch.zeros(1))), path)
+    with pytest.raises(ValueError, match='backbone'):
+        tool.main([str(path), str(tmp_path / 'out.pth')])

@@ -1,0 +1,122 @@
+# Copyright (c) OpenMMLab. All rights reserved.
+"""Export the backbone of a FAME pretraining checkpoint for transfer.
+
+``recognizer`` format: ``backbone.*`` keys, for ``load_from`` in a stock
+MMAction2 recognizer config with the same backbone. ``backbone`` format: the
+keys without the prefix, for the backbone's ``pretrained=`` argument.
+"""
+import argparse
+import os.path as osp
+import sys
+from collections import Counter
+from typing import Dict, Optional, Sequence
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+if sys.path[:1] != [REPO_ROOT]:
+    sys.path.insert(0, REPO_ROOT)
+
+import torch  # noqa: E402
+from mmengine.config import Config  # noqa: E402
+from mmengine.registry import init_default_scope  # noqa: E402
+
+from projects.fame.utils import load_checkpoint_safely  # noqa: E402
+
+PREFIX = 'backbone.'
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('checkpoint', help='FAME pretraining checkpoint')
+    parser.add_argument('out', help='output file')
+    parser.add_argument(
+        '--config',
+        help='a stock MMAction2 config (by path) whose backbone must match '
+        'every exported key in name and shape')
+    parser.add_argument(
+        '--format',
+        choices=['recognizer', 'backbone'],
+        default='recognizer',
+        help='keep the "backbone." prefix (recognizer) or strip it')
+    return parser.parse_args(argv)
+
+
+def check_against_config(backbone: Dict[str, torch.Tensor],
+                         config: str) -> None:
+    """Refuse unless ``backbone`` matches the config's backbone exactly.
+
+    Args:
+        backbone (dict[str, Tensor]): Exported weights, without prefix.
+        config (str): Path of an MMAction2 config with ``model.backbone``.
+
+    Raises:
+        ValueError: Naming the missing, unexpected and mis-shaped keys.
+    """
+    from mmaction.registry import MODELS
+    cfg = Config.fromfile(config)
+    init_default_scope(cfg.get('default_scope', 'mmaction'))
+    expected = MODELS.build(cfg.model.backbone).state_dict()
+    missing = sorted(set(expected) - set(backbone))
+    unexpected = sorted(set(backbone) - set(expected))
+    shapes = [
+        f'{k}: checkpoint {tuple(backbone[k].shape)} vs config '
+        f'{tuple(expected[k].shape)}' for k in sorted(expected)
+        if k in backbone and backbone[k].shape != expected[k].shape
+    ]
+    problems = [(f'missing in the checkpoint ({len(missing)})', missing),
+                (f'not in the config ({len(unexpected)})', unexpected),
+                (f'different shapes ({len(shapes)})', shapes)]
+    if any(items for _, items in problems):
+        lines = [
+            f'The backbone of the checkpoint does not match '
+            f'model.backbone of {config}:'
+        ]
+        for title, items in problems:
+            if items:
+                lines.append(f'  {title}: ' + ', '.join(items[:5]) +
+                             (', ...' if len(items) > 5 else ''))
+        raise ValueError('\n'.join(lines))
+
+
+def export(checkpoint: str,
+           out: str,
+           fmt: str = 'recognizer',
+           config: Optional[str] = None) -> Dict[str, int]:
+    """Write the backbone of ``checkpoint`` to ``out``.
+
+    Args:
+        checkpoint (str): FAME pretraining checkpoint.
+        out (str): Output path.
+        fmt (str): ``'recognizer'`` or ``'backbone'``.
+        config (str, optional): Stock config to check the keys against.
+
+    Returns:
+        dict[str, int]: Number of tensors per top-level module, kept
+        (``backbone``) or dropped (the rest).
+    """
+    state = load_checkpoint_safely(checkpoint)
+    state_dict = state.get('state_dict', state)
+    backbone = {
+        k[len(PREFIX):]: v
+        for k, v in state_dict.items() if k.startswith(PREFIX)
+    }
+    if not backbone:
+        raise ValueError(f'{checkpoint} holds no "{PREFIX}*" weights')
+    if config is not None:
+        check_against_config(backbone, config)
+    if fmt == 'recognizer':
+        backbone = {PREFIX + k: v for k, v in backbone.items()}
+    torch.save(dict(state_dict=backbone, meta=state.get('meta', {})), out)
+    return dict(Counter(k.split('.')[0] for k in state_dict))
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    args = parse_args(argv)
+    counts = export(args.checkpoint, args.out, args.format, args.config)
+    for module, count in counts.items():
+        action = 'kept' if module + '.' == PREFIX else 'dropped'
+        print(f'{action:>7} {count:5d} tensors of {module}')
+    print(f'wrote {args.format} weights to {args.out}')
+
+
+if __name__ == '__main__':
+    main()
