@@ -1,5 +1,6 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 import copy
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -7,6 +8,7 @@ import torch
 from mmaction.models import ActionDataPreprocessor
 from mmaction.registry import MODELS
 from mmaction.structures import ActionDataSample
+from mmengine.config import Config
 from mmengine.optim import OptimWrapper
 from mmengine.registry import init_default_scope
 
@@ -16,22 +18,13 @@ from projects.fame.models.heads import global_pool
 MEAN = (110.2008, 100.63983, 95.99475)
 STD = (58.14765, 56.46975, 55.332195)
 
+# The shipped R(2+1)D-18 model config, narrowed to 64 output channels.
 BACKBONE = dict(
-    type='ResNet2Plus1d',
-    depth=18,
-    base_channels=8,
-    pretrained=None,
-    pretrained2d=False,
-    norm_eval=False,
-    conv_cfg=dict(type='Conv2plus1d'),
-    norm_cfg=dict(type='BN3d', requires_grad=True, eps=1e-3),
-    conv1_kernel=(3, 7, 7),
-    conv1_stride_t=1,
-    pool1_stride_t=1,
-    inflate=(1, 1, 1, 1),
-    spatial_strides=(1, 2, 2, 2),
-    temporal_strides=(1, 2, 2, 2),
-    zero_init_residual=False)
+    Config.fromfile(
+        str(
+            Path(__file__).resolve().parents[2] / 'configs' / '_base_' /
+            'models' / 'fame_r2plus1d_r18.py')).model.backbone,
+    base_channels=8)
 
 SLOWFAST = dict(
     type='ResNet3dSlowFast',

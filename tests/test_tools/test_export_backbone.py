@@ -5,25 +5,18 @@ from pathlib import Path
 import pytest
 import torch
 from mmaction.registry import MODELS
+from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 import projects.fame  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[2]
+# The shipped R(2+1)D-18 model config, narrowed to 64 output channels.
 BACKBONE = dict(
-    type='ResNet2Plus1d',
-    depth=18,
-    base_channels=8,
-    pretrained=None,
-    pretrained2d=False,
-    conv_cfg=dict(type='Conv2plus1d'),
-    norm_cfg=dict(type='BN3d', requires_grad=True, eps=1e-3),
-    conv1_kernel=(3, 7, 7),
-    conv1_stride_t=1,
-    pool1_stride_t=1,
-    inflate=(1, 1, 1, 1),
-    spatial_strides=(1, 2, 2, 2),
-    temporal_strides=(1, 2, 2, 2))
+    Config.fromfile(
+        str(ROOT / 'configs' / '_base_' / 'models' /
+            'fame_r2plus1d_r18.py')).model.backbone,
+    base_channels=8)
 
 
 @pytest.fixture(scope='module')
