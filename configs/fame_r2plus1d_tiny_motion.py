@@ -43,7 +43,7 @@ train_dataloader = dict(
         data_prefix=dict(video=f'{data_root}/videos'),
         pipeline=train_pipeline))
 
-train_cfg = dict(max_epochs=10)
+train_cfg = dict(max_epochs=10, val_interval=5)
 optim_wrapper = dict(optimizer=dict(lr=0.05))
 param_scheduler = [
     dict(type='CosineAnnealingLR', T_max=10, eta_min=0, by_epoch=True)
@@ -53,3 +53,42 @@ auto_scale_lr = dict(base_batch_size=16)
 default_hooks = dict(logger=dict(interval=5))
 env_cfg = dict(cudnn_benchmark=False, dist_cfg=dict(backend='gloo'))
 randomness = dict(seed=0)
+
+# kNN monitor: every 5 epochs, the probe_val videos are classified by a kNN
+# vote (k=20, cosine) over the probe_train videos' frozen backbone features.
+# tools/bias_benchmark.py reads its features through the same pipeline: two
+# uniformly spaced 8x2 clips per video, the whole frame at 64, averaged.
+val_pipeline = [
+    dict(type='DecordInit', io_backend='disk'),
+    dict(
+        type='SampleFrames',
+        clip_len=8,
+        frame_interval=2,
+        num_clips=2,
+        test_mode=True),
+    dict(type='DecordDecode'),
+    dict(type='Resize', scale=(crop_size, crop_size), keep_ratio=False),
+    dict(type='FormatShape', input_format='NCTHW'),
+    dict(type='PackActionInputs')
+]
+val_dataloader = dict(
+    batch_size=16,
+    num_workers=2,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type='VideoDataset',
+        ann_file=f'{data_root}/probe_val.txt',
+        data_prefix=dict(video=f'{data_root}/videos'),
+        pipeline=val_pipeline,
+        test_mode=True))
+val_cfg = dict(
+    _delete_=True,  # the schedule has no validation
+    type='KNNValLoop',
+    k=20,
+    bank_dataloader=dict(
+        val_dataloader,
+        dataset=dict(
+            val_dataloader['dataset'],
+            ann_file=f'{data_root}/probe_train.txt')))
+val_evaluator = dict(
+    type='AccMetric', metric_options=dict(top_k_accuracy=dict(topk=(1, ))))

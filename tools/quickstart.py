@@ -14,7 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / 'tools' / 'data')]
 
-from make_motion_dataset import generate  # noqa: E402
+from make_motion_dataset import cfg_options, generate  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
@@ -53,12 +53,7 @@ def main() -> None:
 
     cfg = Config.fromfile(str(CONFIG))
     cfg.work_dir = args.work_dir
-    cfg.merge_from_dict({
-        'train_dataloader.dataset.ann_file':
-        str(data_root / 'pretrain.txt'),
-        'train_dataloader.dataset.data_prefix.video':
-        str(data_root / 'videos'),
-    })
+    cfg.merge_from_dict(cfg_options(str(data_root)))
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     runner = Runner.from_cfg(cfg)

@@ -5,6 +5,7 @@ Importing this package registers its modules in MMAction2's registries
 (configs use ``custom_imports = dict(imports=['projects.fame'])``) and lets
 ``torch.load(weights_only=True)`` read the checkpoints MMEngine writes.
 """
+from .evaluation import *  # noqa: F401,F403
 from .models import *  # noqa: F401,F403
 from .transforms import *  # noqa: F401,F403
 from .utils import register_checkpoint_safe_globals

@@ -160,3 +160,38 @@ def test_procedural_backgrounds(dataset, tmp_path, monkeypatch):
             frames = decode(summary, rel)
             assert frames.shape == (NUM_FRAMES, 128, 128, 3)
             assert load_masks(summary, rel).any(axis=(1, 2)).all()
+
+
+def test_scene_bias(dataset):
+    """Labelled lists are set in their class's scenes; unseen_bg is not."""
+    num_classes = len(dataset['classes'])
+    scenes = make_motion_dataset.SIZES['tiny']['scenes']
+    pretrain = read_list(dataset['lists']['pretrain'])
+
+    # pretraining video i is set in seen background i; compare first frames
+    # where neither sprite is (nor one pixel around, for the codec's blocks)
+    def sprite_free(rel):
+        free = ~load_masks(dataset, rel)[0]
+        free[1:] &= free[:-1]
+        free[:-1] &= free[1:]
+        return free
+
+    backgrounds = [(decode(dataset, rel)[0].astype(int), sprite_free(rel))
+                   for rel, _ in pretrain]
+
+    def closest_background(rel):
+        frame = decode(dataset, rel)[0].astype(int)
+        errors = [
+            np.abs(frame - bg)[free & sprite_free(rel)].mean()
+            for bg, free in backgrounds
+        ]
+        return int(np.argmin(errors)), min(errors)
+
+    for name in ('probe_train', 'test_iid', 'test_bg_only'):
+        for rel, label in read_list(dataset['lists'][name]):
+            index, error = closest_background(rel)
+            assert error < 2, (rel, error)
+            assert index % num_classes == label
+            assert index < num_classes * scenes
+    for rel, _ in read_list(dataset['lists']['test_unseen_bg']):
+        assert closest_background(rel)[1] > 2

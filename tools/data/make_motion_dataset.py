@@ -43,13 +43,18 @@ true sprite mask of the video as a bool array of shape (T, H, W); it is all
 ``False`` for ``test_bg_only``.
 
 Backgrounds come from two disjoint pools. The seen pool holds one background
-per pretraining video, so pretraining backgrounds are all distinct; the
-probe, ``test_iid`` and ``test_bg_only`` videos reuse backgrounds of this
-pool. The unseen pool holds one background per ``test_unseen_bg`` video,
-none of them used anywhere else. A background is either a procedural texture
-(smooth noise, stripes, checkerboard or gradient in muted colours) or, when
-the folder ``../shared/videos`` beside the repository exists, with even odds
-a contrast-reduced crop of a real video frame. Real source videos are split
+per pretraining video, so pretraining backgrounds are all distinct. The
+labelled videos carry a scene bias, as real action datasets do: each class
+owns a few "scenes" of the seen pool (``scenes`` in ``SIZES``), and every
+probe, ``test_iid`` and ``test_bg_only`` video of the class is set in one of
+them. In these lists the background alone predicts the class. The unseen
+pool holds one background per ``test_unseen_bg`` video, none of them used
+anywhere else, so there the background says nothing about the class.
+
+A background is either a procedural texture (smooth noise, stripes,
+checkerboard or gradient in muted colours) or, when the folder
+``../shared/videos`` beside the repository exists, with even odds a
+contrast-reduced crop of a real video frame. Real source videos are split
 between the pools, so unseen real crops come from videos never used for
 seen ones. Without that folder all backgrounds are textures.
 
@@ -77,9 +82,20 @@ VIDEO_EXTENSIONS = ('.avi', '.mkv', '.mov', '.mp4', '.webm')
 FRAME_SIZE = 128
 FPS = 25
 SIZES = dict(
-    tiny=dict(num_frames=24, pretrain=16, probe_train=8, probe_val=8, test=8),
+    tiny=dict(
+        num_frames=24,
+        scenes=2,
+        pretrain=16,
+        probe_train=8,
+        probe_val=8,
+        test=8),
     default=dict(
-        num_frames=32, pretrain=400, probe_train=160, probe_val=80, test=80))
+        num_frames=32,
+        scenes=4,
+        pretrain=400,
+        probe_train=160,
+        probe_val=80,
+        test=80))
 # Lists in the order they are generated; ``pretrain`` is written last.
 LISTS = ('probe_train', 'probe_val', 'test_iid', 'test_static',
          'test_unseen_bg', 'test_bg_only', 'pretrain')
@@ -564,19 +580,22 @@ def _write_sample(root: Path, name: str, frames: np.ndarray,
 
 
 def _make_sample(seed: int, list_name: str, index: int, num_frames: int,
-                 seen: BackgroundPool,
+                 scenes: int, seen: BackgroundPool,
                  unseen: BackgroundPool) -> Tuple[int, np.ndarray, np.ndarray]:
     """Render video ``index`` of a list, except ``test_static``.
 
     Pretraining videos take the seen backgrounds in order (each its own),
-    ``test_unseen_bg`` videos the unseen ones in order, and the other lists
-    draw seen backgrounds at random. Labels run round-robin over classes.
+    ``test_unseen_bg`` videos the unseen ones in order, and a video of the
+    other lists draws one of its class's scenes: seen backgrounds
+    ``label + num_classes * j`` for ``j < scenes``. Labels run round-robin
+    over classes.
 
     Args:
         seed (int): Dataset seed.
         list_name (str): Name of the video's list.
         index (int): Index of the video in its list.
         num_frames (int): Number of frames T.
+        scenes (int): Number of seen backgrounds each class owns.
         seen (BackgroundPool): Backgrounds of the pretraining videos.
         unseen (BackgroundPool): Backgrounds of the ``test_unseen_bg`` videos.
 
@@ -591,7 +610,8 @@ def _make_sample(seed: int, list_name: str, index: int, num_frames: int,
     elif list_name == 'test_unseen_bg':
         background = unseen[index]
     else:
-        background = seen[int(rng.integers(len(seen)))]
+        scene = int(rng.integers(scenes))
+        background = seen[label + len(CLASSES) * scene]
     if list_name == 'test_bg_only':
         frames = np.repeat(background[None], num_frames, axis=0)
         return label, frames, np.zeros(frames.shape[:3], dtype=bool)
@@ -700,7 +720,8 @@ def generate(root: str,
     for list_name, count in counts.items():
         for index in range(count):
             label, frames, masks = _make_sample(seed, list_name, index,
-                                                num_frames, seen, unseen)
+                                                num_frames, config['scenes'],
+                                                seen, unseen)
             name = f'{list_name}/{index:05d}'
             _write_sample(root_path, name, frames, masks)
             lines[list_name].append(f'{name}.mp4 {label}\n')
@@ -722,6 +743,35 @@ def generate(root: str,
     for list_name in LISTS:  # pretrain.txt last: it marks a whole dataset
         (root_path / f'{list_name}.txt').write_text(''.join(lines[list_name]))
     return _summary(root_path)
+
+
+def cfg_options(root: str) -> Dict[str, str]:
+    """Config keys that point ``configs/fame_r2plus1d_tiny_motion*.py`` at
+    the dataset in ``root``: pretraining list and videos, and the probe
+    lists of the kNN monitor.
+
+    Args:
+        root (str): Dataset folder.
+
+    Returns:
+        dict[str, str]: Values by dotted key, for ``Config.merge_from_dict``.
+    """
+    root_path = Path(root)
+    videos = str(root_path / 'videos')
+    return {
+        'train_dataloader.dataset.ann_file':
+        str(root_path / 'pretrain.txt'),
+        'train_dataloader.dataset.data_prefix.video':
+        videos,
+        'val_dataloader.dataset.ann_file':
+        str(root_path / 'probe_val.txt'),
+        'val_dataloader.dataset.data_prefix.video':
+        videos,
+        'val_cfg.bank_dataloader.dataset.ann_file':
+        str(root_path / 'probe_train.txt'),
+        'val_cfg.bank_dataloader.dataset.data_prefix.video':
+        videos,
+    }
 
 
 def parse_args() -> argparse.Namespace:

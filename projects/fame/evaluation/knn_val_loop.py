@@ -1,0 +1,99 @@
+# Copyright (c) OpenMMLab. All rights reserved.
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
+from mmaction.registry import LOOPS
+from mmengine.dist import all_gather
+from mmengine.evaluator import Evaluator
+from mmengine.runner import ValLoop
+from torch import Tensor
+from torch.utils.data import DataLoader
+
+from .feature_classifiers import knn_predict
+
+
+@LOOPS.register_module()
+class KNNValLoop(ValLoop):
+    """Validation by a kNN vote on frozen backbone features.
+
+    Watches self-supervised pretraining without fine-tuning: at every
+    validation, the model (in eval mode, ``predict`` mode, which puts pooled
+    features in ``backbone_feat``) reads a labelled bank set and the labelled
+    validation set; each validation video gets the class scores of a
+    cosine-similarity kNN vote over the bank (:func:`knn_predict`) as its
+    ``pred_score``, and the evaluator scores them, e.g. MMAction2's
+    ``AccMetric``. Bank features of all processes are gathered; a padded
+    distributed sampler may repeat a few bank videos.
+
+    Args:
+        runner (Runner): The runner.
+        dataloader (DataLoader or dict): Labelled videos to classify.
+        evaluator (Evaluator or dict or list): Scores the predictions.
+        bank_dataloader (DataLoader or dict): Labelled videos that vote.
+        k (int): Neighbours per query. Defaults to 20.
+        num_classes (int, optional): Number of classes; by default one more
+            than the largest bank label.
+        temperature (float): Sharpness of the vote. Defaults to 0.07.
+        fp16 (bool): Whether to run in fp16. Defaults to False.
+    """
+
+    def __init__(self,
+                 runner,
+                 dataloader: Union[DataLoader, dict],
+                 evaluator: Union[Evaluator, dict, list],
+                 bank_dataloader: Union[DataLoader, dict],
+                 k: int = 20,
+                 num_classes: Optional[int] = None,
+                 temperature: float = 0.07,
+                 fp16: bool = False) -> None:
+        super().__init__(runner, dataloader, evaluator, fp16)
+        if isinstance(bank_dataloader, dict):
+            bank_dataloader = runner.build_dataloader(
+                bank_dataloader, seed=runner.seed)
+        self.bank_dataloader = bank_dataloader
+        self.k = k
+        self.num_classes = num_classes
+        self.temperature = temperature
+        self._bank: Tuple[Tensor, Tensor] = None
+
+    @torch.no_grad()
+    def _features(self, data_batch: dict) -> Tuple[List, Tensor, Tensor]:
+        """Data samples, features (N, D) and labels (N, ) of a batch."""
+        samples = self.runner.model.val_step(data_batch)
+        feats = torch.stack([sample.backbone_feat for sample in samples])
+        labels = torch.cat([sample.gt_labels.item for sample in samples])
+        return samples, feats.float(), labels.to(feats.device)
+
+    def run(self) -> Dict[str, float]:
+        """Read the bank, then validate."""
+        self.runner.model.eval()
+        feats, labels = [], []
+        for data_batch in self.bank_dataloader:
+            _, batch_feats, batch_labels = self._features(data_batch)
+            feats.append(batch_feats)
+            labels.append(batch_labels)
+        self._bank = (torch.cat(all_gather(torch.cat(feats))),
+                      torch.cat(all_gather(torch.cat(labels))))
+        try:
+            return super().run()
+        finally:
+            self._bank = None
+
+    @torch.no_grad()
+    def run_iter(self, idx: int, data_batch: Sequence[dict]) -> None:
+        """Classify one batch by the kNN vote and pass it to the evaluator."""
+        self.runner.call_hook(
+            'before_val_iter', batch_idx=idx, data_batch=data_batch)
+        samples, feats, _ = self._features(data_batch)
+        bank_feats, bank_labels = self._bank
+        num_classes = self.num_classes or int(bank_labels.max()) + 1
+        scores = knn_predict(bank_feats, bank_labels, feats, num_classes,
+                             self.k, self.temperature)
+        for sample, score in zip(samples, scores):
+            sample.set_pred_score(score / score.sum())
+        self.evaluator.process(data_samples=samples, data_batch=data_batch)
+        self.runner.call_hook(
+            'after_val_iter',
+            batch_idx=idx,
+            data_batch=data_batch,
+            outputs=samples)

@@ -1,0 +1,427 @@
+# Copyright (c) OpenMMLab. All rights reserved.
+"""Bias benchmark: does a representation follow motion or background?
+
+Pretrains plain MoCo and MoCo + FAME with identical settings and seeds
+(``configs/fame_r2plus1d_tiny_motion_moco.py`` and
+``configs/fame_r2plus1d_tiny_motion.py``) on the synthetic motion dataset of
+``tools/data/make_motion_dataset.py``, where the class is the motion of a
+sprite and the labelled lists carry a scene bias. The frozen backbones are
+then read out with a linear probe and a kNN vote on every test list:
+
+- ``test_iid``: the scenes of the probe set (background agrees with class);
+- ``test_unseen_bg``: backgrounds never seen (only motion tells the class);
+- ``test_static``: one frame repeated (no motion; chance for a motion model);
+- ``test_bg_only``: a class's scenes without any sprite (chance for a model
+  that ignores the background).
+
+A randomly initialised backbone is read out the same way as a reference. The
+tool also scores FAME's masks against the true sprite masks of the
+pretraining videos, in both hue modes.
+
+Usage::
+
+    python tools/bias_benchmark.py DIR --work-dir W [--seeds 0 1 2]
+
+``DIR`` is used as it is when it holds the lists; when it is missing or
+empty, the dataset is generated there first (``--size``). Writes
+``W/results.json``, ``W/results.md`` and ``W/results.png``.
+"""
+import argparse
+import json
+import platform
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / 'tools' / 'data')]
+
+import matplotlib  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+from make_motion_dataset import LISTS, cfg_options, generate  # noqa: E402
+from mmaction.registry import MODELS  # noqa: E402
+from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.runner import Runner  # noqa: E402
+
+from projects.fame.evaluation import fit_linear_probe, knn_predict  # noqa
+from projects.fame.ops import foreground_mask  # noqa: E402
+
+matplotlib.use('Agg')
+import matplotlib.pyplot as plt  # noqa: E402
+
+CONFIGS = dict(
+    moco=ROOT / 'configs' / 'fame_r2plus1d_tiny_motion_moco.py',
+    fame=ROOT / 'configs' / 'fame_r2plus1d_tiny_motion.py')
+REFERENCE = 'random_init'  # an untrained backbone, read out the same way
+TEST_LISTS = ('test_iid', 'test_unseen_bg', 'test_static', 'test_bg_only')
+PROTOCOLS = ('linear', 'knn')
+HUE_MODES = ('turns', 'radians')
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description='Pretrain MoCo and MoCo + FAME on the synthetic motion '
+        'dataset and measure how much each relies on the background')
+    parser.add_argument('root', help='dataset folder; generated if missing')
+    parser.add_argument(
+        '--work-dir', required=True, help='where runs and results go')
+    parser.add_argument(
+        '--seeds', type=int, nargs='+', default=[0], help='training seeds')
+    parser.add_argument(
+        '--size',
+        choices=['tiny', 'default'],
+        default='default',
+        help='dataset size, if the dataset has to be generated')
+    parser.add_argument(
+        '--k', type=int, default=20, help='neighbours of the kNN vote')
+    parser.add_argument(
+        '--beta',
+        type=float,
+        default=0.5,
+        help='foreground fraction of the masks scored against the sprites')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override keys of both pretraining configs, e.g. '
+        'train_cfg.max_epochs=2')
+    return parser.parse_args(argv)
+
+
+def prepare_dataset(root: Path, size: str) -> Dict[str, Path]:
+    """Return the list files of ``root``, generating the dataset if needed.
+
+    Args:
+        root (Path): Dataset folder.
+        size (str): Size to generate when ``root`` is missing or empty.
+
+    Returns:
+        dict[str, Path]: Path of each list file by list name.
+    """
+    if not root.exists() or not any(root.iterdir()):
+        print(f'Generating the {size} motion dataset in {root}')
+        generate(str(root), size=size, seed=0)
+    lists = {name: root / f'{name}.txt' for name in LISTS}
+    missing = [str(path) for path in lists.values() if not path.is_file()]
+    if missing or not (root / 'videos').is_dir():
+        raise FileNotFoundError(
+            f'{root} is not a motion dataset: missing '
+            f'{", ".join(missing) or root / "videos"}. Use an empty or new '
+            'folder to generate one (tools/data/make_motion_dataset.py).')
+    return lists
+
+
+def load_config(method: str, root: Path, work_dir: Path, seed: int,
+                overrides: Optional[dict]) -> Config:
+    """The pretraining config of a method, pointed at the dataset."""
+    cfg = Config.fromfile(str(CONFIGS[method]))
+    cfg.merge_from_dict(
+        dict(cfg_options(str(root)), **{'randomness.seed': seed}))
+    if overrides:
+        cfg.merge_from_dict(overrides)
+    cfg.work_dir = str(work_dir / method / f'seed{seed}')
+    cfg.experiment_name = f'{method}_seed{seed}_{time.strftime("%H%M%S")}'
+    return cfg
+
+
+@torch.no_grad()
+def extract_features(model: torch.nn.Module, cfg: Config,
+                     ann_file: Path) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Pooled backbone features of every video of a list, in eval mode.
+
+    Args:
+        model (nn.Module): A ``MoCoRecognizer``.
+        cfg (Config): Config whose ``val_dataloader`` reads the videos.
+        ann_file (Path): The list to read.
+
+    Returns:
+        tuple[Tensor, Tensor]: Features (N, D) and labels (N, ).
+    """
+    loader_cfg = cfg.val_dataloader.copy()
+    loader_cfg.dataset = dict(loader_cfg.dataset, ann_file=str(ann_file))
+    loader = Runner.build_dataloader(loader_cfg)
+    model.eval()
+    feats, labels = [], []
+    for data in loader:
+        data = model.data_preprocessor(data, training=False)
+        feats.append(model(data['inputs'], mode='tensor'))
+        labels += [s.gt_labels.item.item() for s in data['data_samples']]
+    return torch.cat(feats).double(), torch.tensor(labels)
+
+
+def read_out(model: torch.nn.Module, cfg: Config, lists: Dict[str, Path],
+             num_classes: int, k: int) -> Dict[str, Dict[str, float]]:
+    """Top-1 accuracy (%) of a linear probe and of kNN on each test list.
+
+    The probe is fitted on ``probe_train`` with its weight decay chosen on
+    ``probe_val``; the kNN bank is ``probe_train``.
+    """
+    feats = {
+        name: extract_features(model, cfg, lists[name])
+        for name in ('probe_train', 'probe_val') + TEST_LISTS
+    }
+    train, val = feats['probe_train'], feats['probe_val']
+    probe = fit_linear_probe(*train, *val, num_classes)
+    scores = dict(linear={}, knn={})
+    with torch.no_grad():
+        for name in TEST_LISTS:
+            test_feats, test_labels = feats[name]
+            predictions = dict(
+                linear=probe(test_feats),
+                knn=knn_predict(*train, test_feats, num_classes, k=k))
+            for protocol, logits in predictions.items():
+                correct = logits.argmax(1) == test_labels
+                scores[protocol][name] = 100 * correct.double().mean().item()
+    return scores
+
+
+def _pretraining_clips(root: Path, cfg: Config,
+                       max_videos: int) -> Tuple[torch.Tensor, torch.Tensor]:
+    """First pretraining clips at the pretraining geometry, and true masks.
+
+    Returns:
+        tuple[Tensor, Tensor]: RGB clips (N, 3, T, S, S) in [0, 1] and the
+        union over the clip's frames of the true sprite masks (N, S, S).
+    """
+    import decord
+    sample = next(t for t in cfg.train_pipeline if t['type'] == 'SampleFrames')
+    size = cfg.crop_size
+    index = list(
+        range(0, sample['clip_len'] * sample['frame_interval'],
+              sample['frame_interval']))
+    names = [
+        line.split()[0]
+        for line in (root / 'pretrain.txt').read_text().splitlines()
+    ][:max_videos]
+    clips, truths = [], []
+    for name in names:
+        frames = decord.VideoReader(str(root / 'videos' / name))
+        frames = torch.from_numpy(frames.get_batch(index).asnumpy())
+        frames = frames.permute(3, 0, 1, 2).float() / 255  # C, T, H, W
+        clips.append(F.interpolate(frames, size=(size, size), mode='area'))
+        masks = np.load(root / 'masks' / name.replace('.mp4', '.npz'))
+        truth = torch.from_numpy(masks['masks'][index].any(0)).float()
+        truths.append(
+            F.interpolate(truth[None,
+                                None], size=(size,
+                                             size), mode='area')[0, 0] >= 0.5)
+    return torch.stack(clips), torch.stack(truths)
+
+
+def mask_quality(root: Path,
+                 cfg: Config,
+                 beta: float,
+                 max_videos: int = 400) -> Dict[str, Dict[str, float]]:
+    """Score FAME's masks against the true sprite masks, per hue mode.
+
+    Returns, per hue mode, the mean ``iou`` and ``recall`` (share of sprite
+    pixels inside the mask) in percent, with two references independent of
+    the method: ``iou_bound``, the best IoU any mask of FAME's size reaches,
+    and ``iou_chance``, the expected IoU of a random mask of that size.
+    """
+    clips, truths = _pretraining_clips(root, cfg, max_videos)
+    truth_area = truths.flatten(1).sum(1).double()
+    mask_area = float(round(beta * truths[0].numel()))
+    quality = {}
+    for hue_mode in HUE_MODES:
+        masks = foreground_mask(clips, beta=beta, hue_mode=hue_mode)
+        inter = (masks & truths).flatten(1).sum(1).double()
+        union = (masks | truths).flatten(1).sum(1).double()
+        chance = beta * truth_area / (
+            truth_area + mask_area - beta * truth_area)
+        bound = torch.minimum(truth_area, torch.full_like(
+            truth_area, mask_area)) / torch.maximum(
+                truth_area, torch.full_like(truth_area, mask_area))
+        quality[hue_mode] = {
+            name: 100 * value.mean().item()
+            for name, value in dict(
+                iou=inter / union,
+                recall=inter / truth_area.clamp_min(1),
+                iou_bound=bound,
+                iou_chance=chance).items()
+        }
+    quality['videos'] = len(clips)
+    quality['beta'] = beta
+    return quality
+
+
+def summarise(per_seed: Dict[str, List[dict]]) -> dict:
+    """Means over seeds and per-seed lists, as in ``results.json``."""
+    results = {}
+    for method, runs in per_seed.items():
+        results[method] = {}
+        for protocol in PROTOCOLS:
+            values = {
+                name: [run[protocol][name] for run in runs]
+                for name in TEST_LISTS
+            }
+            results[method][protocol] = {
+                name: float(np.mean(v))
+                for name, v in values.items()
+            }
+            results[method][protocol]['per_seed'] = values
+    margins = {}
+    for protocol in PROTOCOLS:
+        margins[protocol] = {}
+        for name in TEST_LISTS:
+            diff = np.subtract(results['fame'][protocol]['per_seed'][name],
+                               results['moco'][protocol]['per_seed'][name])
+            margins[protocol][name] = dict(
+                mean=float(diff.mean()),
+                std=float(diff.std(ddof=1)) if len(diff) > 1 else 0.0,
+                per_seed=diff.tolist())
+    results['fame_minus_moco'] = margins
+    return results
+
+
+def write_markdown(results: dict, path: Path) -> None:
+    """Write the results as markdown tables."""
+    names = {
+        'moco': 'MoCo',
+        'fame': 'MoCo + FAME',
+        REFERENCE: 'random init (reference)'
+    }
+    lines = [
+        '| method | read-out | ' + ' | '.join(TEST_LISTS) + ' |',
+        '|---|---|' + '---:|' * len(TEST_LISTS)
+    ]
+    for method in ('moco', 'fame', REFERENCE):
+        for protocol in PROTOCOLS:
+            cells = []
+            for name in TEST_LISTS:
+                seeds = results[method][protocol]['per_seed'][name]
+                cell = f'{np.mean(seeds):.1f}'
+                if len(seeds) > 1:
+                    cell += f' ± {np.std(seeds, ddof=1):.1f}'
+                cells.append(cell)
+            lines.append(f'| {names[method]} | {protocol} | ' +
+                         ' | '.join(cells) + ' |')
+    lines.append('| FAME - MoCo | linear | ' + ' | '.join(
+        f'{m["mean"]:+.1f} ± {m["std"]:.1f}'
+        for m in results['fame_minus_moco']['linear'].values()) + ' |')
+    settings = results['settings']
+    quality = results['mask_quality']
+    lines += [
+        '',
+        f'Top-1 accuracy (%), mean ± std over seeds {settings["seeds"]}; '
+        f'chance {results["chance"]:.1f} %. Linear probe and kNN '
+        f'(k={settings["k"]}) on frozen, pooled backbone features.',
+        '',
+        f'FAME masks (beta {quality["beta"]}) against the true sprite masks '
+        f'of {quality["videos"]} pretraining clips (%):',
+        '',
+        '| hue mode | IoU | sprite recall | best IoU at this beta | '
+        'random mask IoU |',
+        '|---|---:|---:|---:|---:|',
+    ]
+    for hue_mode in HUE_MODES:
+        q = quality[hue_mode]
+        lines.append(f'| {hue_mode} | {q["iou"]:.1f} | {q["recall"]:.1f} | '
+                     f'{q["iou_bound"]:.1f} | {q["iou_chance"]:.1f} |')
+    lines += ['', f'Command: `{settings["command"]}`', '']
+    path.write_text('\n'.join(lines))
+
+
+def write_chart(results: dict, path: Path) -> None:
+    """Bar chart of both read-outs, with the seeds as dots."""
+    methods = ('moco', 'fame', REFERENCE)
+    colours = ('tab:gray', 'tab:red', 'tab:blue')
+    labels = ('MoCo', 'MoCo + FAME', 'random init')
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
+    x = np.arange(len(TEST_LISTS))
+    width = 0.27
+    for ax, protocol in zip(axes, PROTOCOLS):
+        for i, method in enumerate(methods):
+            seeds = results[method][protocol]['per_seed']
+            means = [np.mean(seeds[name]) for name in TEST_LISTS]
+            offset = (i - 1) * width
+            ax.bar(x + offset, means, width, color=colours[i], label=labels[i])
+            for j, name in enumerate(TEST_LISTS):
+                ax.plot(
+                    [x[j] + offset] * len(seeds[name]),
+                    seeds[name],
+                    'k.',
+                    markersize=3)
+        ax.axhline(results['chance'], color='k', linestyle='--', linewidth=1)
+        ax.set_xticks(x, TEST_LISTS)
+        ax.set_title(f'{protocol} read-out')
+        ax.set_ylim(0, 100)
+    axes[0].set_ylabel('top-1 accuracy (%)')
+    axes[0].legend(loc='upper right', fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> dict:
+    args = parse_args(argv)
+    root = Path(args.root).resolve()
+    work_dir = Path(args.work_dir).resolve()
+    lists = prepare_dataset(root, args.size)
+    classes = (root / 'classes.txt').read_text().split()
+    work_dir.mkdir(parents=True, exist_ok=True)
+
+    per_seed: Dict[str, List[dict]] = {m: [] for m in (*CONFIGS, REFERENCE)}
+    stages = len(args.seeds) * (len(CONFIGS) + 1)
+    stage = 0
+    for seed in args.seeds:
+        for method in CONFIGS:
+            stage += 1
+            print(
+                f'\n[{stage}/{stages}] seed {seed}, {method}: pretraining',
+                flush=True)
+            cfg = load_config(method, root, work_dir, seed, args.cfg_options)
+            model = Runner.from_cfg(cfg).train()
+            print(
+                f'[{stage}/{stages}] seed {seed}, {method}: linear probe '
+                'and kNN',
+                flush=True)
+            per_seed[method].append(
+                read_out(model, cfg, lists, len(classes), args.k))
+        stage += 1
+        print(
+            f'\n[{stage}/{stages}] seed {seed}, {REFERENCE}: linear probe '
+            'and kNN',
+            flush=True)
+        torch.manual_seed(seed)
+        model = MODELS.build(cfg.model)
+        per_seed[REFERENCE].append(
+            read_out(model, cfg, lists, len(classes), args.k))
+
+    print('\nScoring FAME masks against the true sprite masks', flush=True)
+    results = summarise(per_seed)
+    results['chance'] = 100 / len(classes)
+    results['mask_quality'] = mask_quality(root, cfg, args.beta)
+    results['settings'] = dict(
+        command=' '.join(['python tools/bias_benchmark.py'] + [
+            shlex.quote(a)
+            for a in (argv if argv is not None else sys.argv[1:])
+        ]),
+        dataset=str(root),
+        counts={
+            name: len(path.read_text().splitlines())
+            for name, path in lists.items()
+        },
+        configs={
+            m: str(p.relative_to(ROOT))
+            for m, p in CONFIGS.items()
+        },
+        cfg_options=args.cfg_options or {},
+        seeds=args.seeds,
+        k=args.k,
+        machine=f'{platform.machine()}, {torch.get_num_threads()} threads, '
+        f'torch {torch.__version__}')
+    (work_dir / 'results.json').write_text(json.dumps(results, indent=2))
+    write_markdown(results, work_dir / 'results.md')
+    write_chart(results, work_dir / 'results.png')
+    print((work_dir / 'results.md').read_text())
+    print(f'Results in {work_dir}/results.{{json,md,png}}')
+    return results
+
+
+if __name__ == '__main__':
+    main()
