@@ -24,7 +24,10 @@ Usage::
 
 ``DIR`` is used as it is when it holds the lists; when it is missing or
 empty, the dataset is generated there first (``--size``). Writes
-``W/results.json``, ``W/results.md`` and ``W/results.png``.
+``W/results.json``, ``W/results.md`` and ``W/results.png``. Each finished
+run keeps its scores in ``W/{method}/seed{seed}/readout.json``; running the
+command again after an interruption skips those runs (use a new ``W`` after
+changing the code or the configs).
 """
 import argparse
 import json
@@ -366,31 +369,38 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     work_dir.mkdir(parents=True, exist_ok=True)
 
     per_seed: Dict[str, List[dict]] = {m: [] for m in (*CONFIGS, REFERENCE)}
-    stages = len(args.seeds) * (len(CONFIGS) + 1)
+    stages = len(args.seeds) * len(per_seed)
     stage = 0
     for seed in args.seeds:
-        for method in CONFIGS:
+        for method in per_seed:
             stage += 1
-            print(
-                f'\n[{stage}/{stages}] seed {seed}, {method}: pretraining',
-                flush=True)
-            cfg = load_config(method, root, work_dir, seed, args.cfg_options)
-            model = Runner.from_cfg(cfg).train()
+            cfg = load_config('fame' if method == REFERENCE else method, root,
+                              work_dir, seed, args.cfg_options)
+            # A finished run's scores are kept: a rerun after an
+            # interruption skips it.
+            done = work_dir / method / f'seed{seed}' / 'readout.json'
+            if done.is_file():
+                print(f'[{stage}/{stages}] seed {seed}, {method}: done '
+                      f'before, read from {done}')
+                per_seed[method].append(json.loads(done.read_text()))
+                continue
+            if method == REFERENCE:
+                torch.manual_seed(seed)
+                model = MODELS.build(cfg.model)
+            else:
+                print(
+                    f'\n[{stage}/{stages}] seed {seed}, {method}: '
+                    'pretraining',
+                    flush=True)
+                model = Runner.from_cfg(cfg).train()
             print(
                 f'[{stage}/{stages}] seed {seed}, {method}: linear probe '
                 'and kNN',
                 flush=True)
-            per_seed[method].append(
-                read_out(model, cfg, lists, len(classes), args.k))
-        stage += 1
-        print(
-            f'\n[{stage}/{stages}] seed {seed}, {REFERENCE}: linear probe '
-            'and kNN',
-            flush=True)
-        torch.manual_seed(seed)
-        model = MODELS.build(cfg.model)
-        per_seed[REFERENCE].append(
-            read_out(model, cfg, lists, len(classes), args.k))
+            scores = read_out(model, cfg, lists, len(classes), args.k)
+            done.parent.mkdir(parents=True, exist_ok=True)
+            done.write_text(json.dumps(scores))
+            per_seed[method].append(scores)
 
     print('\nScoring FAME masks against the true sprite masks', flush=True)
     results = summarise(per_seed)
