@@ -36,7 +36,7 @@ def test_config_builds_model_and_pipeline(path):
         assert model.head.in_channels == BACKBONE_WIDTH[backbone]
         queue_len = 2048 if 'ucf101' in path.stem else 65536
         assert model.head.queue.shape == (queue_len, 128)
-        assert cfg.train_dataloader.dataset.type == 'RepeatAugDataset'
+        assert cfg.train_dataloader.dataset.type == 'RobustRepeatAugDataset'
     assert cfg.train_dataloader.dataset.num_repeats == 2
     fame_prob = cfg.model.data_preprocessor.fame.prob
     assert fame_prob == (0. if path.stem.endswith('_moco') else 1.)

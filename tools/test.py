@@ -15,6 +15,8 @@ if sys.path[:1] != [REPO_ROOT]:
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
+from projects.fame.utils import check_data_paths  # noqa: E402
+from projects.fame.utils import check_optional_dependencies  # noqa: E402
 from projects.fame.utils import find_config  # noqa: E402
 from projects.fame.utils import register_checkpoint_safe_globals  # noqa: E402
 
@@ -98,6 +100,16 @@ def main() -> None:
     except FileNotFoundError as err:
         raise SystemExit(f'error: {err}')
     cfg = merge_args(Config.fromfile(config), args)
+    # Stop here, naming the file or key to fix, rather than deep inside the
+    # Runner.
+    try:
+        if '://' not in args.checkpoint and not osp.isfile(args.checkpoint):
+            raise FileNotFoundError(
+                f'Checkpoint file not found: {args.checkpoint}')
+        check_optional_dependencies(cfg)
+        check_data_paths(cfg, ['test_dataloader'])
+    except (FileNotFoundError, ModuleNotFoundError) as err:
+        raise SystemExit(f'error: {err}')
 
     # torch >= 2.6 loads with ``weights_only=True``; allow-list the types
     # that MMEngine checkpoints hold so that they load.

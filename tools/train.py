@@ -1,6 +1,7 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 """Train a FAME model with MMEngine's ``Runner``."""
 import argparse
+import datetime
 import os
 import os.path as osp
 import sys
@@ -12,11 +13,23 @@ REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 if sys.path[:1] != [REPO_ROOT]:
     sys.path.insert(0, REPO_ROOT)
 
+import torch.distributed as dist  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.device import get_device  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
+from projects.fame.utils import check_data_paths  # noqa: E402
+from projects.fame.utils import check_optional_dependencies  # noqa: E402
 from projects.fame.utils import find_config  # noqa: E402
 from projects.fame.utils import register_checkpoint_safe_globals  # noqa: E402
+
+# ``--amp`` swaps each optimizer wrapper for its mixed-precision twin.
+AMP_OPTIM_WRAPPERS = {
+    'OptimWrapper': 'AmpOptimWrapper',
+    'AmpOptimWrapper': 'AmpOptimWrapper',
+    'SkipNonFiniteOptimWrapper': 'SkipNonFiniteAmpOptimWrapper',
+    'SkipNonFiniteAmpOptimWrapper': 'SkipNonFiniteAmpOptimWrapper',
+}
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -104,10 +117,10 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 
     if args.amp:
         optim_wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
-        assert optim_wrapper in ('OptimWrapper', 'AmpOptimWrapper'), (
+        assert optim_wrapper in AMP_OPTIM_WRAPPERS, (
             '`--amp` does not support the custom optimizer wrapper '
             f'`{optim_wrapper}`')
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.type = AMP_OPTIM_WRAPPERS[optim_wrapper]
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
 
     if args.resume == 'auto':
@@ -139,6 +152,41 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     return cfg
 
 
+def init_cpu_distributed(cfg: Config) -> None:
+    """Start the process group of a CPU-only distributed run with gloo.
+
+    MMEngine's launchers call ``torch.cuda.set_device``, which fails
+    without a GPU, and its default DDP wrapper passes ``device_ids``, which
+    DDP refuses for CPU modules. Under torchrun (``--launcher pytorch``) on a
+    machine without a GPU, the gloo group is started here from torchrun's
+    environment (the ``Runner`` then uses it as it is) and the model is
+    wrapped without device ids.
+
+    Args:
+        cfg (Config): The merged config; updated in place.
+    """
+    if cfg.launcher == 'none' or get_device() != 'cpu':
+        return
+    if cfg.launcher != 'pytorch':
+        raise SystemExit(
+            f'error: --launcher {cfg.launcher} needs GPUs; on the CPU, start '
+            'the processes with tools/dist_train.sh (torchrun)')
+    dist_cfg = cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
+    dist_cfg['backend'] = 'gloo'  # NCCL needs GPUs
+    timeout = dist_cfg.get('timeout')
+    if not dist.is_initialized():
+        dist.init_process_group(
+            'gloo',
+            timeout=None if timeout is None else datetime.timedelta(
+                seconds=timeout))
+    wrapper = cfg.get('model_wrapper_cfg') or dict(
+        type='MMDistributedDataParallel',
+        broadcast_buffers=False,
+        find_unused_parameters=cfg.get('find_unused_parameters', False))
+    wrapper.setdefault('device_ids', None)
+    cfg.model_wrapper_cfg = wrapper
+
+
 def main() -> None:
     args = parse_args()
     try:
@@ -146,6 +194,27 @@ def main() -> None:
     except FileNotFoundError as err:
         raise SystemExit(f'error: {err}')
     cfg = merge_args(Config.fromfile(config), args)
+    # Stop here, naming the key to fix, rather than deep inside the Runner.
+    dataloaders = ['train_dataloader']
+    if cfg.get('val_cfg') is not None:
+        # KNNValLoop reads a labelled bank besides the validation videos.
+        dataloaders += ['val_dataloader', 'val_cfg.bank_dataloader']
+    try:
+        load_from = cfg.get('load_from')
+        if load_from and '://' not in load_from \
+                and not osp.isfile(load_from):
+            raise FileNotFoundError(
+                f'load_from: no such file: {load_from}; set it with '
+                '--cfg-options load_from=PATH')
+        check_optional_dependencies(cfg)
+        check_data_paths(cfg, dataloaders)
+    except (FileNotFoundError, ModuleNotFoundError) as err:
+        raise SystemExit(f'error: {err}')
+
+    if args.amp and get_device() == 'cpu':
+        raise SystemExit('error: --amp needs a GPU (or NPU/MLU): MMEngine\'s '
+                         'AmpOptimWrapper refuses to run on the CPU')
+    init_cpu_distributed(cfg)
 
     # torch >= 2.6 loads with ``weights_only=True``; allow-list the types
     # that MMEngine checkpoints hold so that resuming works.

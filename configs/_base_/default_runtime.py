@@ -9,9 +9,22 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=20, ignore_last=False),
     param_scheduler=dict(type='ParamSchedulerHook'),
+    # Written atomically (temporary file, fsync, rename): a crash never
+    # leaves a truncated checkpoint for `--resume auto`.
     checkpoint=dict(
-        type='CheckpointHook', interval=1, max_keep_ckpts=3, save_last=True),
+        type='AtomicCheckpointHook',
+        interval=1,
+        max_keep_ckpts=3,
+        save_last=True),
     sampler_seed=dict(type='DistSamplerSeedHook'))
+custom_hooks = [
+    # Counts the videos the dataset skipped, logs them every epoch, stops
+    # past train_dataloader.dataset.max_bad_fraction.
+    dict(type='BadVideoHook'),
+    # Refuses a queue length that is not a multiple of the keys enqueued
+    # per step, and crops too small for FAME's blur kernel.
+    dict(type='PretrainConfigCheckHook'),
+]
 
 env_cfg = dict(
     cudnn_benchmark=True,

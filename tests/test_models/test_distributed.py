@@ -1,6 +1,11 @@
 # Copyright (c) OpenMMLab. All rights reserved.
-"""Queue and shuffle BN across two CPU processes (gloo)."""
+"""Queue and shuffle BN across two CPU processes (gloo); a two-process
+run of ``tools/dist_train.sh`` resumed in one process."""
+import os
 import socket
+import subprocess
+import sys
+from pathlib import Path
 
 import torch
 import torch.distributed as dist
@@ -34,11 +39,27 @@ def _worker(rank: int, port: int, results: dict) -> None:
     dist.broadcast(head.queue, src=0)  # the model wrapper does this
     keys = torch.full((BATCH, 2), float(rank))
     head.enqueue(keys)
+    # A NaN key on one rank: no rank enqueues the step's keys.
+    queue = head.queue.clone()
+    head.enqueue(torch.full((BATCH, 2), float('nan') if rank else 1.))
+    nan_keys_skipped = torch.equal(head.queue, queue)
+
+    # A non-finite loss on one rank: every rank skips the update, so that
+    # none waits in a gradient all-reduce for the other.
+    from projects.fame.engine import SkipNonFiniteOptimWrapper
+    model = torch.nn.Linear(2, 1)
+    wrapper = SkipNonFiniteOptimWrapper(
+        optimizer=torch.optim.SGD(model.parameters(), lr=0.1))
+    weight = model.weight.detach().clone()
+    loss = model(torch.ones(1, 2)).sum()
+    wrapper.update_params(loss * float('nan') if rank else loss)
     results[rank] = dict(
         shuffled=shuffled,
         restored=restored,
         queue=head.queue.clone(),
-        ptr=int(head.queue_ptr))
+        ptr=int(head.queue_ptr),
+        nan_keys_skipped=nan_keys_skipped,
+        update_skipped=torch.equal(model.weight, weight))
     dist.destroy_process_group()
 
 
@@ -69,3 +90,150 @@ def test_queue_and_shuffle_bn_across_processes():
     expected = torch.cat(
         [torch.full((BATCH, 2), float(r)) for r in range(WORLD_SIZE)])
     assert torch.equal(results[0]['queue'][:WORLD_SIZE * BATCH], expected)
+    for rank in range(WORLD_SIZE):
+        assert results[rank]['nan_keys_skipped']
+        assert results[rank]['update_skipped']
+
+
+# --------------------------------------------------------------------------
+# tools/dist_train.sh: 2 CPU processes, then resumed in 1
+# --------------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / 'tools' / 'data'))
+from make_motion_dataset import generate  # noqa: E402
+
+VIDEOS, VIDEOS_PER_RANK, QUEUE_LEN = 8, 2, 48
+DIST_ITERS = VIDEOS // (VIDEOS_PER_RANK * WORLD_SIZE)  # one epoch
+
+# Saves each rank's queue, pointer and key encoder after every step.
+DUMP_HOOK = """
+import torch
+from mmaction.registry import HOOKS
+from mmengine.hooks import Hook
+
+
+@HOOKS.register_module()
+class DumpMoCoStateHook(Hook):
+
+    def __init__(self, out_dir):
+        self.out_dir = out_dir
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None,
+                         outputs=None):
+        model = runner.model.module
+        torch.save(
+            dict(
+                queue=model.head.queue,
+                ptr=model.head.queue_ptr,
+                key_encoder=dict(model.key_encoder.named_parameters())),
+            f'{self.out_dir}/rank{runner.rank}_iter{runner.iter + 1}.pth')
+"""
+
+CONFIG = """
+_base_ = [{base!r}]
+custom_imports = dict(imports=['projects.fame', 'dump_moco_state_hook'])
+custom_hooks = [
+    dict(type='BadVideoHook'),
+    dict(type='PretrainConfigCheckHook'),
+    dict(type='DumpMoCoStateHook', out_dir={dumps!r}),
+]
+model = dict(
+    backbone=dict(base_channels=8),
+    head=dict(in_channels=64, queue_len={queue_len}))
+train_dataloader = dict(
+    batch_size={batch},
+    num_workers=0,
+    persistent_workers=False,
+    prefetch_factor=None,
+    dataset=dict(ann_file={ann_file!r}, data_prefix=dict(video={videos!r})))
+train_cfg = dict(max_epochs=1)
+val_cfg = None
+val_dataloader = None
+val_evaluator = None
+default_hooks = dict(logger=dict(interval=1))
+"""
+
+
+def test_dist_train_on_cpu_then_resume_in_one_process(tmp_path, monkeypatch):
+    from mmengine.config import Config
+    from mmengine.runner import Runner
+
+    from projects.fame.utils import load_checkpoint_safely
+    generate(str(tmp_path / 'motion'), size='tiny', seed=0, progress=False)
+    ann_file = tmp_path / 'motion' / f'pretrain_{VIDEOS}.txt'
+    ann_file.write_text(''.join(
+        (tmp_path / 'motion' / 'pretrain.txt').open().readlines()[:VIDEOS]))
+    (tmp_path / 'dump_moco_state_hook.py').write_text(DUMP_HOOK)
+    dumps = tmp_path / 'dumps'
+    dumps.mkdir()
+    config = tmp_path / 'fame_tiny_dist.py'
+    config.write_text(
+        CONFIG.format(
+            base=str(ROOT / 'configs' / 'fame_r2plus1d_tiny_motion.py'),
+            dumps=str(dumps),
+            queue_len=QUEUE_LEN,
+            batch=VIDEOS_PER_RANK,
+            ann_file=str(ann_file),
+            videos=str(tmp_path / 'motion' / 'videos')))
+    work_dir = tmp_path / 'work'
+    env = dict(
+        os.environ,
+        OMP_NUM_THREADS='1',
+        PYTHON=sys.executable,
+        PORT=str(_free_port()),
+        PYTHONPATH=str(tmp_path))
+    command = [
+        'bash',
+        str(ROOT / 'tools' / 'dist_train.sh'),
+        str(config),
+        str(WORLD_SIZE), '--work-dir',
+        str(work_dir)
+    ]
+    result = subprocess.run(
+        command, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+
+    # Every rank ends every step with the same queue, pointer and key
+    # encoder weights (BN statistics are per process, as shuffle BN wants).
+    keys_per_step = 2 * VIDEOS_PER_RANK * WORLD_SIZE
+    for step in range(1, DIST_ITERS + 1):
+        ranks = [
+            torch.load(dumps / f'rank{r}_iter{step}.pth', weights_only=True)
+            for r in range(WORLD_SIZE)
+        ]
+        assert int(ranks[0]['ptr']) == step * keys_per_step % QUEUE_LEN
+        for other in ranks[1:]:
+            assert torch.equal(other['queue'], ranks[0]['queue'])
+            assert torch.equal(other['ptr'], ranks[0]['ptr'])
+            for name, value in ranks[0]['key_encoder'].items():
+                assert torch.equal(other['key_encoder'][name], value), name
+    checkpoint = load_checkpoint_safely(work_dir / 'epoch_1.pth')
+    state = checkpoint['state_dict']
+    assert not any(k.startswith('module.') for k in state)
+    assert torch.equal(state['head.queue'], ranks[0]['queue'])
+    assert int(state['key_encoder.steps']) == DIST_ITERS
+
+    # Resume the 2-process checkpoint in this single process: one more
+    # epoch, now of VIDEOS / VIDEOS_PER_RANK steps.
+    monkeypatch.syspath_prepend(str(tmp_path))  # the config imports the hook
+    cfg = Config.fromfile(str(config))
+    cfg.custom_hooks = cfg.custom_hooks[:2]
+    cfg.merge_from_dict(dict(work_dir=str(work_dir), resume=True))
+    cfg.train_cfg.max_epochs = 2
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    model = runner.model
+    assert runner.iter == DIST_ITERS + VIDEOS // VIDEOS_PER_RANK
+    assert int(model.key_encoder.steps) == runner.iter
+    start = DIST_ITERS * keys_per_step
+    written = (runner.iter - DIST_ITERS) * 2 * VIDEOS_PER_RANK
+    assert int(model.head.queue_ptr) == (start + written) % QUEUE_LEN
+    # The slots written since the resume are new; all others still hold the
+    # keys of the two-process run.
+    untouched = torch.ones(QUEUE_LEN, dtype=torch.bool)
+    untouched[(start + torch.arange(written)) % QUEUE_LEN] = False
+    assert 0 < untouched.sum() < QUEUE_LEN
+    assert torch.equal(model.head.queue[untouched],
+                       state['head.queue'][untouched])
+    assert torch.isfinite(model.head.queue).all()

@@ -12,7 +12,7 @@ import projects.fame  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / 'tools' / 'data'))
-from make_motion_dataset import generate  # noqa: E402
+from make_motion_dataset import cfg_options, generate  # noqa: E402
 
 BATCH = 4
 QUEUE_LEN = 64
@@ -29,29 +29,17 @@ def make_cfg(data_root: Path, work_dir: Path, max_epochs: int) -> Config:
     cfg = Config.fromfile(
         str(ROOT / 'configs' / 'fame_r2plus1d_tiny_motion.py'))
     cfg.work_dir = str(work_dir)
+    cfg.merge_from_dict(cfg_options(str(data_root)))
     cfg.merge_from_dict({
-        'model.backbone.base_channels':
-        8,
-        'model.head.in_channels':
-        64,
-        'model.head.queue_len':
-        QUEUE_LEN,
-        'train_dataloader.batch_size':
-        BATCH,
-        'train_dataloader.num_workers':
-        0,
-        'train_dataloader.persistent_workers':
-        False,
-        'train_dataloader.prefetch_factor':
-        None,
-        'train_dataloader.dataset.ann_file':
-        str(data_root / 'pretrain.txt'),
-        'train_dataloader.dataset.data_prefix.video':
-        str(data_root / 'videos'),
-        'train_cfg.max_epochs':
-        max_epochs,
-        'default_hooks.logger.interval':
-        1,
+        'model.backbone.base_channels': 8,
+        'model.head.in_channels': 64,
+        'model.head.queue_len': QUEUE_LEN,
+        'train_dataloader.batch_size': BATCH,
+        'train_dataloader.num_workers': 0,
+        'train_dataloader.persistent_workers': False,
+        'train_dataloader.prefetch_factor': None,
+        'train_cfg.max_epochs': max_epochs,
+        'default_hooks.logger.interval': 1,
     })
     return cfg
 

@@ -1,5 +1,8 @@
 # Two independently sampled and cropped 16x2 clips per video, decoded once.
-dataset_type = 'RepeatAugDataset'
+# RobustRepeatAugDataset is RepeatAugDataset that replaces unreadable videos
+# (counted and logged by BadVideoHook) and seeds each sample's augmentation
+# from (seed, epoch, index), given by ResumableSampler.
+dataset_type = 'RobustRepeatAugDataset'
 data_root = 'data/kinetics400/videos_train'
 ann_file_train = 'data/kinetics400/kinetics400_train_list_videos.txt'
 clip_len = 16
@@ -30,11 +33,13 @@ train_dataloader = dict(
     persistent_workers=True,
     prefetch_factor=4,
     pin_memory=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
+    sampler=dict(type='ResumableSampler', shuffle=True),
     collate_fn=dict(type='repeat_pseudo_collate'),
     dataset=dict(
         type=dataset_type,
         ann_file=ann_file_train,
         data_prefix=dict(video=data_root),
         num_repeats=2,
+        # Stop when more than 5 % of an epoch's videos cannot be read.
+        max_bad_fraction=0.05,
         pipeline=train_pipeline))

@@ -1,9 +1,15 @@
 # SGD with a cosine schedule, no warm-up (the paper's I3D runs).
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=200, val_interval=0)
+# Resumes mid-epoch where an iteration checkpoint stopped, and seeds every
+# step from (seed, rank, iteration): a resumed run continues exactly.
+train_cfg = dict(
+    type='ResumableEpochBasedTrainLoop', max_epochs=200, val_interval=0)
 val_cfg = None
 test_cfg = None
 
+# A step whose loss is not finite is skipped (with a warning) instead of
+# writing NaN into the weights; `--amp` makes it SkipNonFiniteAmpOptimWrapper.
 optim_wrapper = dict(
+    type='SkipNonFiniteOptimWrapper',
     optimizer=dict(type='SGD', lr=0.01, momentum=0.9, weight_decay=1e-4))
 param_scheduler = [
     dict(type='CosineAnnealingLR', T_max=200, eta_min=0, by_epoch=True)

@@ -1,8 +1,10 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 import difflib
 import glob
+import importlib.util
 import os
 import os.path as osp
+from typing import Any, Dict, Iterator, List, Sequence, Tuple
 
 CONFIG_ROOT = osp.join(
     osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))),
@@ -40,3 +42,129 @@ def find_config(path: str, config_root: str = CONFIG_ROOT) -> str:
             osp.relpath(by_name[name], osp.dirname(config_root))
             for name in close) + '?'
     raise FileNotFoundError(message)
+
+
+# Config types that import a package the project does not install:
+# type -> (module imported, pip package).
+OPTIONAL_PACKAGES = {
+    'TensorboardVisBackend': ('tensorboard', 'tensorboard'),
+    'WandbVisBackend': ('wandb', 'wandb'),
+    'MLflowVisBackend': ('mlflow', 'mlflow'),
+    'ClearMLVisBackend': ('clearml', 'clearml'),
+    'NeptuneVisBackend': ('neptune', 'neptune'),
+    'DVCLiveVisBackend': ('dvclive', 'dvclive'),
+    'AimVisBackend': ('aim', 'aim'),
+    'PyAVInit': ('av', 'av'),
+    'PyAVDecode': ('av', 'av'),
+    'PyAVDecodeMotionVector': ('av', 'av'),
+    'PIMSInit': ('pims', 'pims'),
+}
+
+
+def _is_installed(module: str) -> bool:
+    """Whether ``module`` can be imported, without importing it."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _typed_nodes(node: Any, key: str) -> Iterator[Tuple[str, str]]:
+    """Yield (config key, type name) of every dict with a string ``type``."""
+    if isinstance(node, dict):
+        if isinstance(node.get('type'), str):
+            yield key, node['type'].rsplit('.', 1)[-1]
+        for name, value in node.items():
+            yield from _typed_nodes(value, f'{key}.{name}' if key else name)
+    elif isinstance(node, (list, tuple)):
+        for index, value in enumerate(node):
+            yield from _typed_nodes(value, f'{key}.{index}')
+
+
+def check_optional_dependencies(cfg: dict) -> None:
+    """Check that the packages the config's modules import are installed.
+
+    Args:
+        cfg (dict): The config (an MMEngine ``Config`` or a dict).
+
+    Raises:
+        ModuleNotFoundError: Naming each config key whose type needs a
+            missing package, the package and the command that installs it.
+    """
+    users: Dict[str, List[str]] = {}  # missing package -> config keys
+    for key, type_name in _typed_nodes(dict(cfg), ''):
+        if type_name in OPTIONAL_PACKAGES:
+            module, package = OPTIONAL_PACKAGES[type_name]
+            if not _is_installed(module):
+                users.setdefault(package, []).append(f'{key} ({type_name})')
+    if users:
+        raise ModuleNotFoundError('Missing package(s):\n' + '\n'.join(
+            f'  {package}, for {", ".join(keys)}: pip install {package}'
+            for package, keys in users.items()))
+
+
+def _dataset_paths(dataset: Any, key: str) -> Iterator[Tuple[str, str]]:
+    """Yield (config key, path) of the files and folders a dataset reads.
+
+    Relative paths are joined with ``data_root`` as MMEngine's
+    ``BaseDataset`` does. Wrapped datasets are followed: any dict-valued
+    argument (``dataset`` of ``RepeatDataset``, ``gallery`` and ``query`` of
+    ``VideoRetrievalDataset``) and each entry of a ``datasets`` list.
+    """
+    if not isinstance(dataset, dict):
+        return
+    data_root = dataset.get('data_root') or ''
+    ann_file = dataset.get('ann_file')
+    if isinstance(ann_file, str) and ann_file:
+        yield f'{key}.ann_file', osp.join(data_root, ann_file)
+    data_prefix = dataset.get('data_prefix')
+    if isinstance(data_prefix, dict):
+        for name, prefix in data_prefix.items():
+            if isinstance(prefix, str) and prefix:
+                yield f'{key}.data_prefix.{name}', osp.join(data_root, prefix)
+    for name, child in dataset.items():
+        if name == 'datasets' and isinstance(child, (list, tuple)):
+            for index, item in enumerate(child):
+                yield from _dataset_paths(item, f'{key}.datasets.{index}')
+        elif name != 'data_prefix':
+            yield from _dataset_paths(child, f'{key}.{name}')
+
+
+def check_data_paths(cfg: dict, dataloaders: Sequence[str]) -> None:
+    """Check that the annotation files and video folders of datasets exist.
+
+    Args:
+        cfg (dict): The config (an MMEngine ``Config`` or a dict).
+        dataloaders (Sequence[str]): The dataloader keys to check, dotted
+            for nested ones, e.g. ``['train_dataloader',
+            'val_cfg.bank_dataloader']``; absent or ``None`` ones are
+            skipped.
+
+    Raises:
+        FileNotFoundError: Naming each missing path and the config key that
+            points to it (``ann_file`` must be a file, ``data_prefix``
+            entries folders). Remote paths (``s3://`` ...) are not checked.
+    """
+    problems: List[str] = []
+    for loader in dataloaders:
+        first, *rest = loader.split('.')
+        loader_cfg = cfg.get(first)
+        for name in rest:
+            loader_cfg = loader_cfg.get(name) \
+                if isinstance(loader_cfg, dict) else None
+        if not isinstance(loader_cfg, dict):
+            continue
+        for key, path in _dataset_paths(
+                loader_cfg.get('dataset'), f'{loader}.dataset'):
+            if '://' in path:
+                continue
+            is_file = key.endswith('.ann_file')
+            if not (osp.isfile(path) if is_file else osp.isdir(path)):
+                what = 'file' if is_file else 'folder'
+                problems.append(f'{key}: no such {what}: {path}')
+    if problems:
+        raise FileNotFoundError(
+            'Missing data:\n  ' + '\n  '.join(problems) +
+            f'\nRelative paths start at {os.getcwd()}. Prepare the data '
+            '(README.md, docs/transfer.md) or point the key elsewhere with '
+            '--cfg-options KEY=PATH.')

@@ -8,6 +8,7 @@ from mmaction.registry import MODELS
 from torch import Tensor
 
 from ...ops import blur_kernel_size
+from ..utils import autocast_off, config_scope
 
 
 @MODELS.register_module()
@@ -69,11 +70,18 @@ class ContrastiveDataPreprocessor(ActionDataPreprocessor):
             raise ValueError('ContrastiveDataPreprocessor: format_shape must '
                              f"be 'NCTHW', got {format_shape!r}")
         super().__init__(mean=mean, std=std, format_shape=format_shape)
-        self.fame = MODELS.build(fame) if fame is not None else None
+        # Copy the clips (pinned by the dataloader) to the device without
+        # waiting for it: a blocking copy synchronises, once per clip.
+        self._non_blocking = True
+        with config_scope('fame'):
+            self.fame = MODELS.build(fame) if fame is not None else None
         self.grayscale_prob = grayscale_prob
         self.color_jitter = dict(color_jitter)
         self.blur_prob = blur_prob
         self.blur_sigma = tuple(blur_sigma)
+        # A plain dict, not a ModuleDict: the augmentations stay on the host
+        # when the model moves, so kornia draws their random parameters there
+        # and copies them to the device without a synchronisation.
         self._color_augments: Dict[int, K.VideoSequential] = {}
 
     def color_augment(self, clips: Tensor) -> Tensor:
@@ -109,6 +117,13 @@ class ContrastiveDataPreprocessor(ActionDataPreprocessor):
         if not training:
             return super().forward(data, training)
         data = self.cast_data(data)
+        # MMEngine runs the preprocessor inside the --amp autocast region;
+        # FAME and the augmentation stay in float32 (the model casts).
+        with autocast_off(data['inputs'][0].device):
+            return self._two_views(data)
+
+    def _two_views(self, data: dict) -> dict:
+        """Merge, augment and normalise the two views of a cast batch."""
         views, data_samples = self._split_views(data['inputs'],
                                                 data['data_samples'])
         view1, view2 = views.float().div_(255).unbind(1)

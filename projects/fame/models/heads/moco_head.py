@@ -8,6 +8,8 @@ from mmengine.dist import all_gather
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
+from ..utils import ConfigError, autocast_off
+
 Features = Union[Tensor, Sequence[Tensor]]
 
 
@@ -42,7 +44,10 @@ class Projector(nn.Module):
 
     def forward(self, feats: Features) -> Tensor:
         """Map backbone features to unit-norm embeddings of shape (N, D)."""
-        return F.normalize(self.mlp(global_pool(feats)), dim=1)
+        embeddings = self.mlp(global_pool(feats))
+        # Normalised in float32 also under --amp.
+        with autocast_off(embeddings.device):
+            return F.normalize(embeddings.float(), dim=1)
 
 
 @MODELS.register_module()
@@ -81,10 +86,10 @@ class MoCoHead(BaseModule):
                  loss_cls: dict = dict(type='CrossEntropyLoss'),
                  init_cfg: Union[dict, None] = None) -> None:
         super().__init__(init_cfg=init_cfg)
-        if queue_len < 1 or temperature <= 0:
-            raise ValueError('MoCoHead: queue_len must be >= 1 and '
-                             f'temperature > 0, got queue_len={queue_len}, '
-                             f'temperature={temperature}')
+        if queue_len < 1:
+            raise ConfigError('queue_len', f'must be >= 1, got {queue_len}')
+        if temperature <= 0:
+            raise ConfigError('temperature', f'must be > 0, got {temperature}')
         self.in_channels = in_channels
         self.temperature = temperature
         self.projector = Projector(in_channels, feat_dim)
@@ -104,10 +109,14 @@ class MoCoHead(BaseModule):
         Returns:
             Tensor: Logits of shape (N, 1 + K), the positive in column 0.
         """
-        query, key = query.float(), key.float()
-        pos = (query * key).sum(1, keepdim=True)  # Nx1
-        neg = query @ queue.t()  # NxK
-        return torch.cat([pos, neg], dim=1) / self.temperature
+        # float32 also under --amp: a half-precision product loses the
+        # small differences between similarities that the temperature
+        # amplifies tenfold.
+        with autocast_off(query.device):
+            query, key = query.float(), key.float()
+            pos = (query * key).sum(1, keepdim=True)  # Nx1
+            neg = query @ queue.t()  # NxK
+            return torch.cat([pos, neg], dim=1) / self.temperature
 
     @torch.no_grad()
     def enqueue(self, keys: Tensor) -> None:
@@ -120,8 +129,13 @@ class MoCoHead(BaseModule):
                              '(queue_len)')
         index = (self.queue_ptr +
                  torch.arange(keys.shape[0], device=keys.device)) % queue_len
-        self.queue[index] = keys
-        self.queue_ptr.copy_((self.queue_ptr + keys.shape[0]) % queue_len)
+        # Keys of a step whose loss is not finite would poison every later
+        # step: leave the queue and pointer as they are (decided on the
+        # device, without a host sync; all processes see the same keys).
+        finite = torch.isfinite(keys).all()
+        self.queue[index] = torch.where(finite, keys, self.queue[index])
+        self.queue_ptr.copy_(
+            (self.queue_ptr + finite * keys.shape[0]) % queue_len)
 
     def loss(self, queries: Sequence[Tensor],
              keys: Sequence[Tensor]) -> Dict[str, Tensor]:

@@ -8,7 +8,22 @@ from mmengine.model import BaseModel, ExponentialMovingAverage
 from torch import Tensor, nn
 
 from ..heads.moco_head import global_pool
-from ..utils import batch_shuffle_ddp, batch_unshuffle_ddp
+from ..utils import (ConfigError, batch_shuffle_ddp, batch_unshuffle_ddp,
+                     config_scope)
+
+
+def pooled_width(backbone: nn.Module) -> Optional[int]:
+    """Width of the pooled features of an MMAction2 3D backbone, if known.
+
+    ``ResNet3d`` and its subclasses (R(2+1)D, I3D) state it as
+    ``feat_dim``; SlowFast concatenates both pathways.
+    """
+    if hasattr(backbone, 'feat_dim'):
+        return int(backbone.feat_dim)
+    pathways = [getattr(backbone, p, None) for p in ('slow_path', 'fast_path')]
+    if all(hasattr(p, 'feat_dim') for p in pathways):
+        return sum(int(p.feat_dim) for p in pathways)
+    return None
 
 
 @MODELS.register_module()
@@ -43,13 +58,21 @@ class MoCoRecognizer(BaseModel):
                  data_preprocessor: Optional[dict] = dict(
                      type='ContrastiveDataPreprocessor'),
                  init_cfg: Optional[dict] = None) -> None:
-        super().__init__(
-            data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        if not 0 < momentum < 1:
-            raise ValueError(f'MoCoRecognizer: momentum must be in (0, 1), '
-                             f'got {momentum}')
-        self.backbone = MODELS.build(backbone)
-        self.head = MODELS.build(head)
+        # Invalid values are reported under their config keys, e.g.
+        # ``model.data_preprocessor.fame.beta``.
+        with config_scope('model'):
+            with config_scope('data_preprocessor'):
+                super().__init__(
+                    data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+            if not 0 < momentum < 1:
+                raise ConfigError('momentum',
+                                  f'must be in (0, 1), got {momentum}')
+            self.backbone = MODELS.build(backbone)
+            with config_scope('head'):
+                self.head = MODELS.build(head)
+            width = pooled_width(self.backbone)
+            if width is not None:
+                self._check_width(width)
         # MMEngine's EMA weighs the source by its ``momentum``: 1 - m. Its
         # first update copies the query encoder, so the key encoder starts
         # from the query's initialised weights.
@@ -60,9 +83,23 @@ class MoCoRecognizer(BaseModel):
         """Backbone and projector, sharing this model's parameters."""
         return nn.Sequential(self.backbone, self.head.projector)
 
+    def _check_width(self, width: int) -> None:
+        """Refuse a projector whose input is not the backbone's width."""
+        if width != self.head.in_channels:
+            raise ConfigError(
+                'head.in_channels',
+                f'is {self.head.in_channels}, but the backbone gives '
+                f'{width}-d pooled features: set it to {width}')
+
     def encode_query(self, clips: Tensor) -> Tensor:
         """Unit-norm query embeddings (N, D) of (N, C, T, H, W) clips."""
-        return self.head.projector(self.backbone(clips))
+        feats = self.backbone(clips)
+        pathways = (feats, ) if isinstance(feats, Tensor) else feats
+        width = sum(f.shape[1] for f in pathways)  # channels, once pooled
+        if width != self.head.in_channels:
+            with config_scope('model'):
+                self._check_width(width)
+        return self.head.projector(feats)
 
     @torch.no_grad()
     def encode_key(self, clips: Tensor) -> Tensor:

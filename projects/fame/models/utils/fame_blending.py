@@ -8,6 +8,8 @@ from mmaction.utils import SampleList
 from torch import Tensor
 
 from ...ops import foreground_mask, merge_foreground_background
+from .config_error import ConfigError
+from .precision import autocast_off
 
 
 @MODELS.register_module()
@@ -56,13 +58,15 @@ class FAMEBlending(BaseMiniBatchBlending):
                  max_pixel_value: float = 255.) -> None:
         super().__init__(num_classes=0)
         if not 0 < beta <= 1:
-            raise ValueError(f'FAMEBlending: beta must be in (0, 1], '
-                             f'got {beta}')
+            raise ConfigError(
+                'beta', f'must be in (0, 1], got {beta} (the fraction of '
+                'each frame FAMEBlending keeps as foreground)')
         if not 0 <= prob <= 1:
-            raise ValueError(f'FAMEBlending: prob must be in [0, 1], '
-                             f'got {prob}')
+            raise ConfigError(
+                'prob', f'must be in [0, 1], got {prob} (the probability '
+                'that FAMEBlending merges a clip)')
         if (mean is None) != (std is None):
-            raise ValueError('FAMEBlending: give both mean and std, or none')
+            raise ConfigError('mean', 'and std: give both, or none')
         self.beta = beta
         self.prob = prob
         self.hue_mode = hue_mode
@@ -90,8 +94,11 @@ class FAMEBlending(BaseMiniBatchBlending):
         if self.prob == 0:
             return clips
         if masks is None:
-            masks = foreground_mask(clips if pixels is None else pixels,
-                                    self.beta, self.hue_mode)
+            pixels = clips if pixels is None else pixels
+            # float32 even under --amp: half precision blurs change the
+            # top-k ranking of the masks.
+            with autocast_off(pixels.device):
+                masks = foreground_mask(pixels, self.beta, self.hue_mode)
         if self.prob < 1:
             keep = torch.rand(clips.shape[0], device=clips.device) >= self.prob
             masks = masks | keep[:, None, None]

@@ -1,0 +1,27 @@
+# Linear probe of FAME-pretrained I3D (ResNet3d-50) on Diving48 (V2)
+# (FAME_SPEC section 7): the backbone is frozen in eval mode (BN
+# statistics included), only a linear classifier, without dropout,
+# trains.
+_base_ = [
+    '../_base_/models/i3d_r50.py', '../_base_/datasets/videos_16x2_224.py',
+    '../_base_/schedules/sgd_100e_linear.py', '../_base_/default_runtime.py'
+]
+
+# The pretrained backbone: a FAME checkpoint or its export by
+# tools/export_backbone.py; set it with `--cfg-options load_from=PATH`.
+load_from = 'work_dirs/fame_i3d_k400/backbone.pth'
+
+data_root = 'data/diving48/videos'
+ann_file_train = 'data/diving48/diving48_train_list_videos.txt'
+ann_file_test = 'data/diving48/diving48_val_list_videos.txt'
+
+model = dict(
+    type='FrozenBackboneRecognizer3D',
+    cls_head=dict(num_classes=48, dropout_ratio=0.))
+train_dataloader = dict(
+    batch_size=32,
+    dataset=dict(ann_file=ann_file_train, data_prefix=dict(video=data_root)))
+val_dataloader = dict(
+    dataset=dict(ann_file=ann_file_test, data_prefix=dict(video=data_root)))
+test_dataloader = dict(
+    dataset=dict(ann_file=ann_file_test, data_prefix=dict(video=data_root)))

@@ -1,0 +1,176 @@
+# Copyright (c) OpenMMLab. All rights reserved.
+import logging
+import random
+from contextlib import contextmanager
+from typing import Any, Iterator, List, Optional, Set, Tuple, Union
+
+import numpy as np
+import torch
+from mmaction.datasets import RepeatAugDataset
+from mmaction.registry import DATASETS
+from mmengine.logging import print_log
+
+# A dataset index, or an (index, seed) pair from ``ResumableSampler``.
+SampleKey = Union[int, Tuple[int, int]]
+# Data sample meta key listing the videos replaced to produce a sample.
+SKIPPED_VIDEOS = 'skipped_videos'
+
+
+class BadVideoError(RuntimeError):
+    """A video that decodes but cannot give a clip as configured."""
+
+
+@contextmanager
+def seeded_random_state(seed: Optional[int]) -> Iterator[None]:
+    """Seed ``random``, ``numpy`` and ``torch`` inside, restore them after.
+
+    Args:
+        seed (int, optional): The seed. None leaves the generators alone.
+    """
+    if seed is None:
+        yield
+        return
+    py_state, np_state = random.getstate(), np.random.get_state()
+    with torch.random.fork_rng(devices=[]):
+        random.seed(seed)
+        np.random.seed(seed)
+        torch.manual_seed(seed)
+        try:
+            yield
+        finally:
+            random.setstate(py_state)
+            np.random.set_state(np_state)
+
+
+class _FrameCountCheck:
+    """Wraps the video-opening transform to refuse too short videos."""
+
+    def __init__(self, transform: Any, min_frames: int) -> None:
+        self.transform = transform
+        self.min_frames = min_frames
+
+    def __call__(self, results: dict) -> dict:
+        results = self.transform(results)
+        if results['total_frames'] < self.min_frames:
+            raise BadVideoError(
+                f'{results["total_frames"]} frames, fewer than the '
+                f'{self.min_frames} that one clip spans (min_frames)')
+        return results
+
+    def __repr__(self) -> str:
+        return repr(self.transform)
+
+
+@DATASETS.register_module()
+class RobustRepeatAugDataset(RepeatAugDataset):
+    """``RepeatAugDataset`` that survives bad videos and seeds each sample.
+
+    A video that cannot give a clip (missing, zero-byte, corrupt or
+    truncated file, a decoder error, fewer frames than a clip spans) is
+    skipped: one warning names the file (once per dataloader worker), and a
+    randomly chosen other video takes its place. The data samples of the
+    replacement list the skipped files under the meta key
+    ``skipped_videos``, which is how the counts leave the dataloader
+    workers: :class:`BadVideoHook` sums them, logs them every epoch and stops
+    the run when the fraction of bad videos passes ``max_bad_fraction``.
+
+    Short videos: MMAction2's ``SampleFrames`` loops a video that is
+    shorter than the clip, which puts a jump into the clip that FAME's frame
+    differences would take for motion. Such videos are therefore bad by
+    default; ``min_frames=1`` loops them as MMAction2 does.
+
+    Static, single-colour and grayscale videos (decoded as three equal
+    channels) and odd frame sizes are valid input and are kept.
+
+    Given ``(index, seed)`` keys, as :class:`ResumableSampler` yields them,
+    ``random``, ``numpy`` and ``torch`` are seeded with ``seed`` while the
+    sample (and any replacement) is prepared, so that its frames, crops and
+    flips depend on the seed, epoch and index only, not on which dataloader
+    worker prepares it or on what that worker did before. This is what
+    makes a resumed run see the same data as an uninterrupted one.
+
+    Args:
+        max_bad_fraction (float): The largest fraction of bad videos
+            tolerated in an epoch, in [0, 1]. Defaults to 0.05.
+        min_frames (int, optional): Videos with fewer frames are bad.
+            Defaults to None: the span of one clip of the ``SampleFrames``
+            transform, ``(clip_len - 1) * frame_interval + 1``.
+        max_refetch (int): How many bad videos in a row may replace each
+            other for one sample before the dataset gives up. Defaults to 10.
+        **kwargs: The arguments of ``RepeatAugDataset``.
+    """
+
+    # Keys may carry a seed; :class:`ResumableSampler` checks this.
+    takes_sample_seeds = True
+
+    def __init__(self,
+                 *args,
+                 max_bad_fraction: float = 0.05,
+                 min_frames: Optional[int] = None,
+                 max_refetch: int = 10,
+                 **kwargs) -> None:
+        if not 0 <= max_bad_fraction <= 1:
+            raise ValueError('train_dataloader.dataset.max_bad_fraction must '
+                             f'be in [0, 1], got {max_bad_fraction}')
+        super().__init__(*args, max_refetch=max_refetch, **kwargs)
+        self.max_bad_fraction = max_bad_fraction
+        transforms = self.pipeline.transforms
+        if min_frames is None:
+            sample_frames = transforms[1]
+            min_frames = (
+                (sample_frames.clip_len - 1) * sample_frames.frame_interval +
+                1)
+        self.min_frames = min_frames
+        transforms[0] = _FrameCountCheck(transforms[0], min_frames)
+        self._warned: Set[str] = set()
+
+    def __getitem__(self, key: SampleKey) -> List[dict]:
+        """The clips of the video at ``key``, or of a replacement.
+
+        Args:
+            key (int | tuple[int, int]): A dataset index, or an index and
+                the seed of the sample's random draws.
+
+        Returns:
+            list[dict]: ``num_repeats`` packed clips; the data sample of
+            the first lists the skipped videos under ``skipped_videos``.
+
+        Raises:
+            RuntimeError: If ``max_refetch`` bad videos in a row were drawn.
+        """
+        index, seed = key if isinstance(key, tuple) else (key, None)
+        if not self._fully_initialized:
+            self.full_init()
+        skipped: List[str] = []
+        error: Optional[Exception] = None
+        with seeded_random_state(seed):
+            for _ in range(self.max_refetch + 1):
+                try:
+                    data = self.prepare_data(index)
+                except Exception as err:  # any decoder or file error
+                    error = err
+                    skipped.append(self._skip(index, err))
+                    index = np.random.randint(len(self))
+                    continue
+                first = data[0].get('data_samples')
+                if first is not None:
+                    first.set_metainfo({SKIPPED_VIDEOS: skipped})
+                return data
+        raise RuntimeError(
+            f'{len(skipped)} videos in a row could not be read, the last '
+            f'{skipped[-1]}: check train_dataloader.dataset.ann_file and '
+            'data_prefix, or raise train_dataloader.dataset.max_refetch'
+        ) from error
+
+    def _skip(self, index: int, err: Exception) -> str:
+        """Warn once about a bad video and return its file name."""
+        filename = self.get_data_info(index)['filename']
+        if filename not in self._warned:
+            self._warned.add(filename)
+            print_log(
+                f'Skipped video {filename}: {type(err).__name__}: {err}. '
+                'Another video replaces it; bad videos are counted in the '
+                'epoch log.',
+                logger='current',
+                level=logging.WARNING)
+        return filename

@@ -1,0 +1,120 @@
+# Copyright (c) OpenMMLab. All rights reserved.
+import glob
+import os
+import os.path as osp
+import zipfile
+from typing import Optional
+
+from mmaction.registry import HOOKS
+from mmengine.dist import barrier, is_main_process
+from mmengine.hooks import CheckpointHook
+
+from ..fileio import remove_stale_temporaries, write_atomic
+
+POINTER = 'last_checkpoint'
+
+
+def is_complete_checkpoint(path: str) -> bool:
+    """Whether ``path`` is a whole checkpoint file.
+
+    ``torch.save`` writes a zip archive whose directory is at the end of the
+    file, so a truncated checkpoint is not a valid zip file.
+    """
+    return osp.isfile(path) and zipfile.is_zipfile(path)
+
+
+@HOOKS.register_module()
+class AtomicCheckpointHook(CheckpointHook):
+    """MMEngine's ``CheckpointHook`` whose files survive a crash.
+
+    A process killed while saving (``SIGKILL``, a lost node, a full disk)
+    must not leave a truncated checkpoint that ``--resume auto`` would then
+    fail on. So:
+
+    - checkpoints are written through :class:`AtomicLocalBackend`: to a
+      temporary file in the same folder, flushed to the disk, then renamed
+      over the target;
+    - the ``last_checkpoint`` pointer that resuming reads is replaced the
+      same way right after MMEngine writes it;
+    - before training, temporaries of killed writes are removed, and a
+      pointer left empty or dangling by a crash is pointed at the newest
+      complete checkpoint of its folder.
+
+    Keep ``max_keep_ckpts`` at 2 or more: MMEngine deletes the oldest
+    checkpoint before writing the new one.
+
+    Args:
+        out_dir (str, optional): As in ``CheckpointHook``. Defaults to None
+            (the work dir).
+        backend_args (dict, optional): As in ``CheckpointHook``. Defaults to
+            ``dict(backend='local_atomic')`` for local folders.
+        file_client_args (dict, optional): Deprecated in MMEngine, as in
+            ``CheckpointHook``. Defaults to None.
+        **kwargs: The other arguments of ``CheckpointHook``.
+    """
+
+    def __init__(self,
+                 out_dir: Optional[str] = None,
+                 backend_args: Optional[dict] = None,
+                 file_client_args: Optional[dict] = None,
+                 **kwargs) -> None:
+        local = out_dir is None or '://' not in str(out_dir)
+        if backend_args is None and file_client_args is None and local:
+            backend_args = dict(backend='local_atomic')
+        super().__init__(
+            out_dir=out_dir,
+            backend_args=backend_args,
+            file_client_args=file_client_args,
+            **kwargs)
+
+    def before_run(self, runner) -> None:
+        """Repair a ``last_checkpoint`` that a crash left unusable."""
+        if is_main_process():
+            remove_stale_temporaries(runner.work_dir)
+            self._repair_pointer(runner)
+        # Every rank reads the pointer when it resumes.
+        barrier()
+
+    def before_train(self, runner) -> None:
+        """Resolve the output folder and remove killed writes' leftovers."""
+        super().before_train(runner)
+        if is_main_process() and '://' not in str(self.out_dir):
+            for path in remove_stale_temporaries(self.out_dir):
+                runner.logger.warning(
+                    f'Removed {path}, left by a checkpoint write that was '
+                    'killed')
+
+    def _save_checkpoint_with_step(self, runner, step, meta) -> None:
+        super()._save_checkpoint_with_step(runner, step, meta)
+        if is_main_process():
+            # MMEngine rewrites the pointer in place; replace it whole.
+            write_atomic(self.last_ckpt.encode(),
+                         osp.join(runner.work_dir, POINTER))
+
+    @staticmethod
+    def _repair_pointer(runner) -> None:
+        pointer = osp.join(runner.work_dir, POINTER)
+        if not osp.isfile(pointer):
+            return
+        with open(pointer) as f:
+            target = f.read().strip()
+        if target and (is_complete_checkpoint(target) or '://' in target):
+            return
+        folder = osp.dirname(target) if target else runner.work_dir
+        candidates = sorted(
+            glob.glob(osp.join(folder or '.', '*.pth')),
+            key=osp.getmtime,
+            reverse=True)
+        newest = next((c for c in candidates if is_complete_checkpoint(c)),
+                      None)
+        if newest is None:
+            os.remove(pointer)
+            runner.logger.warning(
+                f'{pointer} named {target!r}, which is not a complete '
+                f'checkpoint, and {folder} holds none: removed it, so '
+                'resuming starts from scratch')
+            return
+        write_atomic(newest.encode(), pointer)
+        runner.logger.warning(
+            f'{pointer} named {target!r}, which is not a complete '
+            f'checkpoint; it now names the newest complete one, {newest}')

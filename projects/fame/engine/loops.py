@@ -1,0 +1,109 @@
+# Copyright (c) OpenMMLab. All rights reserved.
+import logging
+import random
+from typing import Iterable, Sequence, Tuple
+
+import numpy as np
+import torch
+from mmaction.registry import LOOPS
+from mmengine.logging import print_log
+from mmengine.runner import EpochBasedTrainLoop
+
+
+def seed_iteration(seed: int, rank: int, iteration: int) -> None:
+    """Seed ``random``, ``numpy`` and ``torch`` for one training step.
+
+    Args:
+        seed (int): The run's seed.
+        rank (int): The process rank (each rank draws its own numbers).
+        iteration (int): The step, counted over the whole run.
+    """
+    entropy = np.random.SeedSequence([seed, rank, iteration])
+    value = int(entropy.generate_state(1)[0])
+    random.seed(value)
+    np.random.seed(value)
+    torch.manual_seed(value)
+
+
+@LOOPS.register_module()
+class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
+    """Epoch-based training loop that resumes exactly where it stopped.
+
+    MMEngine's ``EpochBasedTrainLoop`` restarts an epoch from its first
+    batch when it resumes from a checkpoint saved by iteration, so that the
+    resumed run trains longer, and on other data, than an uninterrupted
+    one. This loop:
+
+    - skips the batches of the current epoch that the checkpoint has
+      already trained on. With :class:`ResumableSampler` the sampler starts
+      after them and nothing is loaded; with another sampler they are drawn
+      and discarded, as MMEngine's ``IterBasedTrainLoop`` does;
+    - seeds ``random``, ``numpy`` and ``torch`` before every step from the
+      run's seed, the rank and the step, so that the random draws made in
+      the training process (FAME's background permutation, the colour
+      augmentation, shuffle BN) depend on nothing that ran before.
+
+    With :class:`ResumableSampler` and :class:`RobustRepeatAugDataset`,
+    which seed each sample's augmentation from the seed, the epoch and the
+    index, a run resumed from any checkpoint continues as the uninterrupted
+    run would have, bit for bit on a deterministic device.
+
+    Runs without a fixed seed (``randomness.seed=None``) resume exactly
+    too: the run's seed is restored from the checkpoint, and the sampler,
+    built with the new run's seed before the checkpoint was read, is given
+    the restored one.
+
+    Args: as ``EpochBasedTrainLoop``.
+    """
+
+    def __init__(self, runner, dataloader, *args, **kwargs) -> None:
+        super().__init__(runner, dataloader, *args, **kwargs)
+        # The seed the sampler was built with, before any resume.
+        self._built_seed = runner.seed
+
+    def run(self):
+        """Launch training, with the sampler seeded as the resumed run."""
+        self._follow_resumed_seed()
+        return super().run()
+
+    def _follow_resumed_seed(self) -> None:
+        sampler = self.dataloader.sampler
+        if (getattr(sampler, 'seed', None) == self._built_seed
+                and self.runner.seed != self._built_seed):
+            sampler.seed = self.runner.seed
+
+    def run_epoch(self) -> None:
+        """Iterate the rest of one epoch."""
+        self.runner.call_hook('before_train_epoch')
+        self.runner.model.train()
+        trained = self._iter - self._epoch * len(self.dataloader)
+        for idx, data_batch in self._remaining_batches(trained):
+            self.run_iter(idx, data_batch)
+        self.runner.call_hook('after_train_epoch')
+        self._epoch += 1
+
+    def run_iter(self, idx: int, data_batch: Sequence[dict]) -> None:
+        """Seed this step's random draws, then run it."""
+        seed_iteration(self.runner.seed, self.runner.rank, self._iter)
+        super().run_iter(idx, data_batch)
+
+    def _remaining_batches(self, trained: int) -> Iterable[Tuple[int, dict]]:
+        """Enumerate the batches of the epoch after the first ``trained``."""
+        if trained <= 0:
+            return enumerate(self.dataloader)
+        trained = min(trained, len(self.dataloader))
+        sampler = self.dataloader.sampler
+        batch_size = self.dataloader.batch_size
+        if hasattr(sampler, 'skip') and batch_size is not None:
+            sampler.skip(trained * batch_size)
+            return enumerate(self.dataloader, start=trained)
+        print_log(
+            f'Resuming in the middle of epoch {self._epoch + 1}: loading '
+            f'and discarding the {trained} batches already trained on; '
+            'ResumableSampler would skip them without loading them',
+            logger='current',
+            level=logging.WARNING)
+        batches = iter(self.dataloader)
+        for _ in range(trained):
+            next(batches)
+        return enumerate(batches, start=trained)

@@ -1,0 +1,136 @@
+# Copyright (c) OpenMMLab. All rights reserved.
+import os
+import uuid
+from pathlib import Path
+from unittest import mock
+
+import pytest
+import torch
+from mmengine.model import BaseModel
+from mmengine.runner import Runner
+from torch import nn
+from torch.utils.data import Dataset
+
+import projects.fame  # noqa: F401
+from projects.fame.engine import fileio
+from projects.fame.engine.hooks.atomic_checkpoint_hook import \
+    is_complete_checkpoint
+from projects.fame.utils import load_checkpoint_safely
+
+
+class ToyModel(BaseModel):
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = nn.Linear(2, 1)
+
+    def forward(self, inputs, labels, mode='tensor'):
+        outputs = self.linear(torch.stack(inputs)).squeeze(-1)
+        return dict(loss=((outputs - torch.stack(labels))**2).mean())
+
+
+class ToyDataset(Dataset):
+
+    def __len__(self) -> int:
+        # Longer than a run: MMEngine sleeps 2 s when a loader restarts.
+        return 16
+
+    def __getitem__(self, index):
+        return dict(
+            inputs=torch.full((2, ), float(index)),
+            labels=torch.tensor(float(index)))
+
+
+def build_runner(work_dir: Path, max_iters: int, **kwargs) -> Runner:
+    return Runner(
+        model=ToyModel(),
+        work_dir=str(work_dir),
+        experiment_name=f'atomic_{uuid.uuid4().hex}',
+        train_dataloader=dict(
+            dataset=ToyDataset(),
+            sampler=dict(type='DefaultSampler', shuffle=False),
+            batch_size=2,
+            num_workers=0),
+        train_cfg=dict(by_epoch=False, max_iters=max_iters),
+        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.01)),
+        default_hooks=dict(
+            checkpoint=dict(
+                type='AtomicCheckpointHook',
+                interval=1,
+                by_epoch=False,
+                max_keep_ckpts=3)),
+        default_scope='mmaction',
+        log_level='WARNING',
+        **kwargs)
+
+
+def test_write_atomic_is_all_or_nothing(tmp_path):
+    target = tmp_path / 'sub' / 'file.bin'
+    fileio.write_atomic(b'old', target)
+    assert target.read_bytes() == b'old'
+    with mock.patch.object(fileio.os, 'fsync', side_effect=OSError('disk')):
+        with pytest.raises(OSError, match='disk'):
+            fileio.write_atomic(b'new' * 1000, target)
+    assert target.read_bytes() == b'old'
+    assert os.listdir(target.parent) == ['file.bin']  # no temporary left
+    fileio.write_atomic(b'new', target)
+    assert target.read_bytes() == b'new'
+
+
+def test_stale_temporaries_are_removed(tmp_path):
+    killed = tmp_path / '.iter_4.pth.k2j3h4.partial'
+    killed.write_bytes(b'half a checkpoint')
+    kept = [tmp_path / '.hidden', tmp_path / 'iter_2.pth']
+    for path in kept:
+        path.write_bytes(b'x')
+    assert fileio.remove_stale_temporaries(tmp_path) == [str(killed)]
+    assert sorted(os.listdir(tmp_path)) == ['.hidden', 'iter_2.pth']
+
+
+def test_checkpoints_and_pointer_are_replaced_atomically(tmp_path):
+    replaced = []
+
+    def replace(src, dst):
+        replaced.append(os.path.basename(dst))
+        os.rename(src, dst)
+
+    with mock.patch.object(fileio.os, 'replace', side_effect=replace):
+        build_runner(tmp_path, max_iters=3).train()
+    assert replaced == [
+        'iter_1.pth', 'last_checkpoint', 'iter_2.pth', 'last_checkpoint',
+        'iter_3.pth', 'last_checkpoint'
+    ]
+    assert (tmp_path / 'last_checkpoint').read_text() == \
+        str(tmp_path / 'iter_3.pth')
+    assert load_checkpoint_safely(tmp_path / 'iter_3.pth')['meta']['iter'] \
+        == 3
+
+
+@pytest.mark.parametrize('damage', ['truncated', 'empty_pointer'])
+def test_resume_repairs_a_pointer_a_crash_left_unusable(tmp_path, damage):
+    build_runner(tmp_path, max_iters=3).train()
+    newest = tmp_path / 'iter_3.pth'
+    pointer = tmp_path / 'last_checkpoint'
+    if damage == 'truncated':  # as a non-atomic write killed midway
+        newest.write_bytes(newest.read_bytes()[:1000])
+        assert not is_complete_checkpoint(str(newest))
+    else:  # killed between MMEngine's truncating open and its write
+        pointer.write_text('')
+        # The newest complete checkpoint is the last written one.
+        os.utime(tmp_path / 'iter_1.pth', (1, 1))
+    (tmp_path / '.iter_4.pth.abc.partial').write_bytes(b'x')
+
+    runner = build_runner(tmp_path, max_iters=4, resume=True)
+    with mock.patch.object(
+            Runner, 'resume', autospec=True,
+            side_effect=Runner.resume) as resume:
+        runner.train()
+    expected = 'iter_2.pth' if damage == 'truncated' else 'iter_3.pth'
+    assert resume.call_args.args[1] == str(tmp_path / expected)
+    assert pointer.read_text() == str(tmp_path / 'iter_4.pth')
+    final = load_checkpoint_safely(tmp_path / 'iter_4.pth')
+    assert final['meta']['iter'] == 4
+    # One loss entry per iteration: the resumed run continued the history.
+    loss = final['message_hub']['log_scalars']['train/loss']
+    assert len(loss.data[0]) == 4
+    assert not list(tmp_path.glob('.*.partial'))

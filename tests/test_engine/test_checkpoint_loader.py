@@ -1,0 +1,97 @@
+# Copyright (c) OpenMMLab. All rights reserved.
+"""Every checkpoint MMEngine reads goes through the weights-only loader."""
+import functools
+import http.server
+import threading
+
+import mmengine.runner.checkpoint as mmengine_checkpoint
+import pytest
+import torch
+from mmengine.runner import CheckpointLoader, load_checkpoint
+from mmengine.utils import digit_version
+from torch import nn
+
+import projects.fame  # noqa: F401
+from projects.fame.engine import load_from_http_safely, load_from_local_safely
+from projects.fame.utils import UnsafeCheckpointError
+
+pytestmark = pytest.mark.skipif(
+    digit_version(torch.__version__) < digit_version('2.6.0'),
+    reason='the allow-list needs torch >= 2.6')
+
+
+class Payload:
+    """Runs ``code`` when unpickled, as a malicious checkpoint would."""
+
+    def __init__(self, code: str) -> None:
+        self.code = code
+
+    def __reduce__(self):
+        return exec, (self.code, )
+
+
+@pytest.fixture
+def files(tmp_path):
+    """A valid and a malicious checkpoint, and the payload's marker."""
+    torch.manual_seed(0)
+    model = nn.Linear(2, 1)
+    torch.save(dict(state_dict=model.state_dict()), tmp_path / 'good.pth')
+    marker = tmp_path / 'marker.txt'
+    code = f'open({str(marker)!r}, "w").write("code ran")'
+    torch.save(
+        dict(state_dict=model.state_dict(), meta=Payload(code)),
+        tmp_path / 'evil.pth')
+    return tmp_path, model, marker
+
+
+@pytest.fixture
+def server(files):
+    """Serve the checkpoints over HTTP from a local thread."""
+    root = files[0]
+    handler = functools.partial(
+        http.server.SimpleHTTPRequestHandler, directory=str(root))
+    handler.log_message = lambda *args: None
+    httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f'http://127.0.0.1:{httpd.server_address[1]}'
+    httpd.shutdown()
+
+
+def test_loaders_are_registered():
+    assert CheckpointLoader._get_checkpoint_loader('a/b.pth') is \
+        load_from_local_safely
+    assert CheckpointLoader._get_checkpoint_loader('https://x/b.pth') is \
+        load_from_http_safely
+    # torchvision://, open-mmlab:// and mmcls:// resolve through it.
+    assert mmengine_checkpoint.load_from_http is load_from_http_safely
+
+
+def test_local_checkpoints_are_refused_even_when_torch_is_told_otherwise(
+        files, monkeypatch):
+    root, model, marker = files
+    # Turns torch.load's default to weights_only=False.
+    monkeypatch.setenv('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', '1')
+    with pytest.raises(UnsafeCheckpointError, match='evil.pth'):
+        load_checkpoint(nn.Linear(2, 1), str(root / 'evil.pth'))
+    assert not marker.exists()
+    fresh = nn.Linear(2, 1)
+    load_checkpoint(fresh, str(root / 'good.pth'))
+    assert torch.equal(fresh.weight, model.weight)
+
+
+def test_downloaded_checkpoints_are_refused(files, server, monkeypatch):
+    root, model, marker = files
+    monkeypatch.setenv('TORCH_HOME', str(root / 'torch_home'))
+    with pytest.raises(UnsafeCheckpointError, match='evil.pth'):
+        load_checkpoint(nn.Linear(2, 1), f'{server}/evil.pth')
+    assert not marker.exists()
+    fresh = nn.Linear(2, 1)
+    load_checkpoint(fresh, f'{server}/good.pth')
+    assert torch.equal(fresh.weight, model.weight)
+
+    # What MMEngine would have done: torch.hub loads URLs with
+    # weights_only=False and runs the payload.
+    torch.hub.load_state_dict_from_url(
+        f'{server}/evil.pth', model_dir=str(root / 'hub'), progress=False)
+    assert marker.read_text() == 'code ran'

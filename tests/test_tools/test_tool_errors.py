@@ -1,0 +1,248 @@
+# Copyright (c) OpenMMLab. All rights reserved.
+"""Errors of tools/train.py and tools/test.py that tell the user what to do."""
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from mmengine.config import Config
+
+from projects.fame.utils import check_data_paths, check_optional_dependencies
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+TOOLS_DIR = REPO_ROOT / 'tools'
+
+CONFIG = """
+train_dataloader = dict(
+    dataset=dict(
+        type='RepeatDataset',
+        times=2,
+        dataset=dict(
+            type='RepeatAugDataset',
+            ann_file='{ann}',
+            data_prefix=dict(video='{videos}'))))
+val_cfg = dict(
+    type='KNNValLoop',
+    bank_dataloader=dict(dataset=dict(ann_file='{bank_ann}')))
+val_dataloader = dict(
+    dataset=dict(ann_file='{val_ann}', data_prefix=dict(video='{videos}')))
+val_evaluator = dict(type='AccMetric')
+test_dataloader = dict(
+    dataset=dict(
+        type='ConcatDataset',
+        datasets=[dict(ann_file='{val_ann}'), dict(ann_file='{test_ann}')]))
+visualizer = dict(
+    type='ActionVisualizer', vis_backends=[dict(type='LocalVisBackend')])
+"""
+
+
+def load_tool(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f'fame_tools_{name}',
+                                                  TOOLS_DIR / f'{name}.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def data(tmp_path):
+    """A data folder whose train annotation and videos exist."""
+    (tmp_path / 'videos').mkdir()
+    (tmp_path / 'train.txt').write_text('a.mp4 0\n')
+    return tmp_path
+
+
+def write_config(data: Path, **paths: str) -> Path:
+    values = dict(
+        ann=data / 'train.txt',
+        videos=data / 'videos',
+        val_ann=data / 'train.txt',
+        bank_ann=data / 'train.txt',
+        test_ann=data / 'train.txt')
+    values.update(paths)
+    path = data / 'config.py'
+    path.write_text(CONFIG.format(**values))
+    return path
+
+
+@pytest.fixture
+def no_runner(monkeypatch):
+    """Fail the test if a tool gets as far as building the Runner."""
+
+    def refuse(cfg):
+        raise AssertionError('the Runner was built')
+
+    monkeypatch.setattr('mmengine.runner.Runner.from_cfg', refuse)
+
+
+def run_tool(monkeypatch, name: str, *argv: str) -> str:
+    """Run a tool's ``main`` and return its exit message."""
+    tool = load_tool(name)
+    monkeypatch.setattr(sys, 'argv', [f'{name}.py', *argv])
+    with pytest.raises(SystemExit) as info:
+        tool.main()
+    return str(info.value.code)
+
+
+def test_existing_paths_pass(data):
+    cfg = Config.fromfile(str(write_config(data)))
+    check_data_paths(cfg,
+                     ['train_dataloader', 'val_dataloader', 'test_dataloader'])
+
+
+def test_missing_paths_name_file_and_key(data):
+    cfg = Config.fromfile(
+        str(
+            write_config(
+                data,
+                ann=data / 'nope.txt',
+                videos=data / 'missing_videos',
+                test_ann=data / 'test.txt')))
+    with pytest.raises(FileNotFoundError) as info:
+        check_data_paths(cfg, ['train_dataloader', 'test_dataloader'])
+    lines = str(info.value).splitlines()
+    assert lines[1:4] == [
+        '  train_dataloader.dataset.dataset.ann_file: no such file: '
+        f'{data}/nope.txt',
+        '  train_dataloader.dataset.dataset.data_prefix.video: no such '
+        f'folder: {data}/missing_videos',
+        '  test_dataloader.dataset.datasets.1.ann_file: no such file: '
+        f'{data}/test.txt',
+    ]
+    assert 'test_dataloader.dataset.datasets.0' not in str(info.value)
+    # Only the dataloaders asked for are checked; absent ones are skipped.
+    with pytest.raises(FileNotFoundError) as info:
+        check_data_paths(cfg, ['val_dataloader', 'no_such_dataloader'])
+    assert str(info.value).splitlines()[1:-1] == [
+        '  val_dataloader.dataset.data_prefix.video: no such folder: '
+        f'{data}/missing_videos'
+    ]
+
+
+def test_data_root_and_remote_paths(data):
+    cfg = dict(
+        train_dataloader=dict(
+            dataset=dict(
+                data_root=str(data),
+                ann_file='train.txt',
+                data_prefix=dict(video='videos', img='s3://bucket/frames'))))
+    check_data_paths(cfg, ['train_dataloader'])
+    cfg['train_dataloader']['dataset']['ann_file'] = 'val.txt'
+    with pytest.raises(FileNotFoundError, match=f'no such file: {data}/val'):
+        check_data_paths(cfg, ['train_dataloader'])
+    # An annotation file is no folder, and a folder no annotation file.
+    cfg['train_dataloader']['dataset']['ann_file'] = 'videos'
+    with pytest.raises(FileNotFoundError, match='no such file'):
+        check_data_paths(cfg, ['train_dataloader'])
+
+
+def test_retrieval_gallery_and_query_are_checked(data):
+    video_set = dict(
+        type='VideoDataset',
+        ann_file=str(data / 'train.txt'),
+        data_prefix=dict(video=str(data / 'videos')))
+    cfg = dict(
+        test_dataloader=dict(
+            dataset=dict(
+                type='VideoRetrievalDataset',
+                gallery=video_set,
+                query=dict(video_set, ann_file=str(data / 'val.txt')))))
+    with pytest.raises(FileNotFoundError) as info:
+        check_data_paths(cfg, ['test_dataloader'])
+    assert str(info.value).splitlines()[1:-1] == [
+        '  test_dataloader.dataset.query.ann_file: no such file: '
+        f'{data}/val.txt'
+    ]
+
+
+def test_missing_tensorboard_names_package_and_command(monkeypatch):
+    # Whether or not tensorboard is installed here, make it missing.
+    monkeypatch.setitem(sys.modules, 'tensorboard', None)
+    cfg = dict(
+        visualizer=dict(
+            type='ActionVisualizer',
+            vis_backends=[
+                dict(type='LocalVisBackend'),
+                dict(type='mmengine.TensorboardVisBackend')
+            ]),
+        train_pipeline=[dict(type='DecordInit'),
+                        dict(type='PyAVInit')],
+        test_pipeline=[dict(type='PyAVDecode')])
+    monkeypatch.setitem(sys.modules, 'av', None)
+    with pytest.raises(ModuleNotFoundError) as info:
+        check_optional_dependencies(cfg)
+    assert str(info.value).splitlines()[1:] == [
+        '  tensorboard, for visualizer.vis_backends.1 '
+        '(TensorboardVisBackend): pip install tensorboard',
+        '  av, for train_pipeline.1 (PyAVInit), test_pipeline.0 '
+        '(PyAVDecode): pip install av'
+    ]
+    check_optional_dependencies(
+        dict(
+            visualizer=cfg['visualizer']['vis_backends'][0],
+            pipeline=[dict(type='DecordInit')]))
+
+
+def test_train_stops_before_the_runner(data, monkeypatch, no_runner):
+    config = write_config(data, ann=data / 'nope.txt')
+    message = run_tool(monkeypatch, 'train', str(config))
+    assert message.startswith('error: Missing data:')
+    assert f'train_dataloader.dataset.dataset.ann_file: no such file: ' \
+        f'{data}/nope.txt' in message
+    assert '--cfg-options' in message
+
+    # Validation data (the kNN bank too) is checked unless validation is
+    # off.
+    config = write_config(
+        data, val_ann=data / 'val.txt', bank_ann=data / 'bank.txt')
+    message = run_tool(monkeypatch, 'train', str(config))
+    assert message.splitlines()[1:3] == [
+        f'  val_dataloader.dataset.ann_file: no such file: {data}/val.txt',
+        '  val_cfg.bank_dataloader.dataset.ann_file: no such file: '
+        f'{data}/bank.txt'
+    ]
+    with pytest.raises(AssertionError, match='the Runner was built'):
+        run_tool(monkeypatch, 'train', str(config), '--no-validate')
+
+
+def test_train_names_a_missing_load_from(data, monkeypatch, no_runner):
+    message = run_tool(monkeypatch, 'train', str(write_config(data)),
+                       '--cfg-options', f'load_from={data}/backbone.pth')
+    assert message == (f'error: load_from: no such file: {data}/backbone.pth;'
+                       ' set it with --cfg-options load_from=PATH')
+    # A URL is left to MMEngine.
+    with pytest.raises(AssertionError, match='the Runner was built'):
+        run_tool(monkeypatch, 'train', str(write_config(data)),
+                 '--cfg-options', 'load_from=https://example.com/a.pth')
+
+
+def test_train_tensorboard_switch_without_tensorboard(data, monkeypatch,
+                                                      no_runner):
+    monkeypatch.setitem(sys.modules, 'tensorboard', None)
+    message = run_tool(monkeypatch, 'train', str(write_config(data)),
+                       '--cfg-options',
+                       'visualizer.vis_backends.0.type=TensorboardVisBackend')
+    assert message == (
+        'error: Missing package(s):\n  tensorboard, for visualizer.'
+        'vis_backends.0 (TensorboardVisBackend): pip install tensorboard')
+
+
+def test_test_tool_names_checkpoint_and_data(data, monkeypatch, no_runner):
+    config = write_config(data, test_ann=data / 'test.txt')
+    message = run_tool(monkeypatch, 'test', str(config),
+                       str(data / 'epoch_1.pth'))
+    assert message == f'error: Checkpoint file not found: {data}/epoch_1.pth'
+
+    (data / 'epoch_1.pth').write_bytes(b'')
+    message = run_tool(monkeypatch, 'test', str(config),
+                       str(data / 'epoch_1.pth'))
+    assert 'test_dataloader.dataset.datasets.1.ann_file: no such file: ' \
+        f'{data}/test.txt' in message
+
+
+def test_test_tool_lists_close_config_names(monkeypatch, no_runner):
+    message = run_tool(monkeypatch, 'test', 'fame_r2plus1d_k40.py', 'x.pth')
+    assert message.startswith(
+        'error: Config file not found: fame_r2plus1d_k40.py. Did you mean: '
+        'configs/fame_r2plus1d_k400.py')

@@ -1,0 +1,223 @@
+# Copyright (c) OpenMMLab. All rights reserved.
+"""The annotation converters on fixtures in the official formats."""
+import importlib.util
+import json
+import shutil
+from pathlib import Path
+from typing import List
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = ROOT / 'tests' / 'data'
+
+
+def load_tool(dataset: str):
+    path = ROOT / 'tools' / 'data' / dataset / f'build_{dataset}_lists.py'
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def read_lines(path: Path) -> List[str]:
+    return path.read_text().splitlines()
+
+
+UCF101_TRAIN_1 = [
+    'ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c01.avi 0',
+    'ApplyEyeMakeup/v_ApplyEyeMakeup_g15_c02.avi 0',
+    'HandstandPushups/v_HandStandPushups_g09_c03.avi 1',
+    'HandstandPushups/v_HandStandPushups_g16_c01.avi 1',
+    'YoYo/v_YoYo_g10_c01.avi 2',
+    'YoYo/v_YoYo_g17_c02.avi 2',
+]
+UCF101_VAL_1 = [
+    'ApplyEyeMakeup/v_ApplyEyeMakeup_g01_c01.avi 0',
+    'HandstandPushups/v_HandStandPushups_g02_c01.avi 1',
+    'YoYo/v_YoYo_g03_c04.avi 2',
+]
+
+
+@pytest.fixture
+def ucf101(tmp_path):
+    """The UCF101 fixture with every video present."""
+    video_dir = tmp_path / 'videos'
+    for name in ('trainlist01.txt', 'testlist01.txt'):
+        lines = (FIXTURES / 'ucf101' / 'annotations' / name).read_text()
+        for line in lines.splitlines():
+            (video_dir / line.split()[0]).parent.mkdir(
+                parents=True, exist_ok=True)
+            (video_dir / line.split()[0]).touch()
+    return FIXTURES / 'ucf101' / 'annotations', video_dir
+
+
+def test_ucf101_lists(ucf101, tmp_path):
+    ann_dir, video_dir = ucf101
+    out_dir = tmp_path / 'out'
+    out_dir.mkdir()
+    load_tool('ucf101').main([
+        '--ann-dir',
+        str(ann_dir), '--video-dir',
+        str(video_dir), '--out-dir',
+        str(out_dir)
+    ])
+    assert read_lines(out_dir / 'ucf101_train_split_1_videos.txt') == \
+        UCF101_TRAIN_1
+    assert read_lines(out_dir / 'ucf101_val_split_1_videos.txt') == \
+        UCF101_VAL_1
+    # Split 3 holds out the third video of each class.
+    assert read_lines(out_dir / 'ucf101_val_split_3_videos.txt') == [
+        'ApplyEyeMakeup/v_ApplyEyeMakeup_g15_c02.avi 0',
+        'HandstandPushups/v_HandStandPushups_g16_c01.avi 1',
+        'YoYo/v_YoYo_g17_c02.avi 2',
+    ]
+    assert sorted(p.name for p in out_dir.iterdir()) == sorted(
+        f'ucf101_{subset}_split_{split}_videos.txt'
+        for subset in ('train', 'val') for split in (1, 2, 3))
+
+
+def test_ucf101_missing_videos_are_left_out_and_reported(
+        ucf101, tmp_path, capsys):
+    ann_dir, video_dir = ucf101
+    (video_dir / 'YoYo' / 'v_YoYo_g03_c04.avi').unlink()
+    tool = load_tool('ucf101')
+    missing = tool.build_lists(str(ann_dir), str(video_dir), str(tmp_path))
+    out = capsys.readouterr().out
+    assert read_lines(tmp_path / 'ucf101_val_split_1_videos.txt') == \
+        UCF101_VAL_1[:2]
+    assert 'YoYo/v_YoYo_g03_c04.avi' not in (
+        tmp_path / 'ucf101_train_split_2_videos.txt').read_text()
+    # Missing from val 1 and from train 2 and train 3.
+    assert {
+        Path(k).name: v
+        for k, v in missing.items() if v
+    } == {
+        'ucf101_val_split_1_videos.txt': ['YoYo/v_YoYo_g03_c04.avi'],
+        'ucf101_train_split_2_videos.txt': ['YoYo/v_YoYo_g03_c04.avi'],
+        'ucf101_train_split_3_videos.txt': ['YoYo/v_YoYo_g03_c04.avi'],
+    }
+    assert ('ucf101_val_split_1_videos.txt: 1 of 3 videos not under '
+            f'{video_dir}, left out:') in out
+    assert '  YoYo/v_YoYo_g03_c04.avi' in out
+    assert read_lines(tmp_path / 'ucf101_missing_videos.txt') == [
+        'ucf101_val_split_1_videos.txt YoYo/v_YoYo_g03_c04.avi',
+        'ucf101_train_split_2_videos.txt YoYo/v_YoYo_g03_c04.avi',
+        'ucf101_train_split_3_videos.txt YoYo/v_YoYo_g03_c04.avi',
+    ]
+
+
+def test_ucf101_without_any_video_is_refused(tmp_path):
+    with pytest.raises(
+            SystemExit,
+            match='error: none of the 6 videos of '
+            f'ucf101_train_split_1_videos.txt is under {tmp_path / "no"}'):
+        load_tool('ucf101').main([
+            '--ann-dir',
+            str(FIXTURES / 'ucf101' / 'annotations'), '--video-dir',
+            str(tmp_path / 'no'), '--out-dir',
+            str(tmp_path), '--splits', '1'
+        ])
+
+
+def test_ucf101_label_disagreeing_with_class_index_is_refused(tmp_path):
+    ann_dir = tmp_path / 'annotations'
+    shutil.copytree(FIXTURES / 'ucf101' / 'annotations', ann_dir)
+    trainlist = ann_dir / 'trainlist01.txt'
+    trainlist.write_text(trainlist.read_text().replace('g10_c01.avi 3',
+                                                       'g10_c01.avi 2'))
+    with pytest.raises(ValueError, match=r'trainlist01.txt:5: label 2'):
+        load_tool('ucf101').build_lists(
+            str(ann_dir), str(tmp_path), str(tmp_path), splits=[1])
+
+
+def test_hmdb51_lists(tmp_path, capsys):
+    ann_dir = FIXTURES / 'hmdb51' / 'annotations'
+    video_dir = tmp_path / 'videos'
+    expected_train_1 = [
+        'brush_hair/April_09_brush_hair_u_nm_np1_ba_goo_0.avi 0',
+        'cartwheel/(Rad)Schlag_die_Bank!_cartwheel_f_cm_np1_le_med_0.avi 1',
+        'sword_exercise/Blade_Of_Fury_-_Scene_1_sword_exercise_f_cm_np1_ri_'
+        'med_3.avi 2',
+    ]
+    expected_val_1 = [
+        'brush_hair/Blonde_being_brushed_brush_hair_f_nm_np2_ri_med_0.avi 0',
+        'cartwheel/Acrobacias_de_un_fenomeno_cartwheel_f_cm_np1_ba_bad_8.avi'
+        ' 1',
+        'sword_exercise/Brave_Heart_sword_exercise_f_cm_np1_fr_bad_2.avi 2',
+    ]
+    for line in expected_train_1 + expected_val_1:
+        (video_dir / line.split()[0]).parent.mkdir(parents=True, exist_ok=True)
+        (video_dir / line.split()[0]).touch()
+    missing = load_tool('hmdb51').build_lists(
+        str(ann_dir), str(video_dir), str(tmp_path), splits=[1, 2])
+    assert read_lines(tmp_path / 'hmdb51_train_split_1_videos.txt') == \
+        expected_train_1
+    assert read_lines(tmp_path / 'hmdb51_val_split_1_videos.txt') == \
+        expected_val_1
+    # Split 2: marks 2, 1, 1; the third video of each class does not exist.
+    assert read_lines(tmp_path / 'hmdb51_val_split_2_videos.txt') == \
+        expected_train_1
+    assert read_lines(tmp_path / 'hmdb51_train_split_2_videos.txt') == \
+        expected_val_1
+    missing_train_2 = missing[str(tmp_path /
+                                  'hmdb51_train_split_2_videos.txt')]
+    assert missing_train_2 == [
+        'brush_hair/brushing_hair_2_brush_hair_h_nm_np2_le_goo_0.avi',
+        'cartwheel/Bodenturnen_2004_cartwheel_f_cm_np1_le_med_0.avi',
+        'sword_exercise/Hamlet_sword_exercise_f_nm_np1_le_goo_0.avi',
+    ]
+    assert ('hmdb51_train_split_2_videos.txt: 3 of 6 videos not under '
+            f'{video_dir}, left out:') in capsys.readouterr().out
+    assert not (tmp_path / 'hmdb51_train_split_3_videos.txt').exists()
+
+
+def test_hmdb51_missing_split_file_is_named(tmp_path):
+    ann_dir = tmp_path / 'annotations'
+    shutil.copytree(FIXTURES / 'hmdb51' / 'annotations', ann_dir)
+    (ann_dir / 'cartwheel_test_split2.txt').unlink()
+    with pytest.raises(
+            FileNotFoundError, match='cartwheel_test_split2.txt is missing'):
+        load_tool('hmdb51').build_lists(
+            str(ann_dir), str(tmp_path), str(tmp_path), splits=[2])
+
+
+def test_diving48_lists(tmp_path, capsys):
+    ann_dir = FIXTURES / 'diving48' / 'annotations'
+    video_dir = tmp_path / 'videos'
+    video_dir.mkdir()
+    for name in ('-mmq0PT-u8k_00155', '-mmq0PT-u8k_00161', '0jZYJuT3Aj0_00036',
+                 '0ZQ3WvR3dJg_00002'):
+        (video_dir / f'{name}.mp4').touch()
+    load_tool('diving48').main([
+        '--ann-dir',
+        str(ann_dir), '--video-dir',
+        str(video_dir), '--out-dir',
+        str(tmp_path)
+    ])
+    assert read_lines(tmp_path / 'diving48_train_list_videos.txt') == [
+        '-mmq0PT-u8k_00155.mp4 0',
+        '-mmq0PT-u8k_00161.mp4 12',
+        '0jZYJuT3Aj0_00036.mp4 47',
+    ]
+    assert read_lines(tmp_path / 'diving48_val_list_videos.txt') == [
+        '0ZQ3WvR3dJg_00002.mp4 12'
+    ]
+    out = capsys.readouterr().out
+    assert ('diving48_val_list_videos.txt: 1 of 2 videos not under '
+            f'{video_dir}, left out:\n  2x1lIrgKxYo_00008.mp4\n') in out
+    assert read_lines(tmp_path / 'diving48_missing_videos.txt') == [
+        'diving48_val_list_videos.txt 2x1lIrgKxYo_00008.mp4'
+    ]
+
+
+def test_diving48_entry_without_label_is_named(tmp_path):
+    ann_dir = tmp_path / 'annotations'
+    shutil.copytree(FIXTURES / 'diving48' / 'annotations', ann_dir)
+    entries = json.loads((ann_dir / 'Diving48_V2_test.json').read_text())
+    del entries[1]['label']
+    (ann_dir / 'Diving48_V2_test.json').write_text(json.dumps(entries))
+    with pytest.raises(
+            ValueError, match=r'Diving48_V2_test.json: entry 1 lacks'):
+        load_tool('diving48').build_lists(
+            str(ann_dir), str(tmp_path), str(tmp_path))

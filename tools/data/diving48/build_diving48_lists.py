@@ -1,0 +1,89 @@
+# Copyright (c) OpenMMLab. All rights reserved.
+"""Build MMAction2 video lists of Diving48 (V2).
+
+Reads the official ``Diving48_V2_train.json`` and ``Diving48_V2_test.json``
+(entries with ``vid_name``, ``label``, ``start_frame``, ``end_frame``) and
+writes ``diving48_{train,val}_list_videos.txt``, lines
+``vid_name.mp4 label``: the lists the configs in
+``configs/transfer/diving48`` read. The videos of ``Diving48_V2_rgb.tar.gz``
+are already trimmed to ``start_frame``-``end_frame``, so the frame range is
+not needed. Videos missing under the video folder are left out and
+reported.
+
+Usage::
+
+    python tools/data/diving48/build_diving48_lists.py [--ann-dir DIR]
+        [--video-dir DIR] [--out-dir DIR]
+"""
+import argparse
+import json
+import os.path as osp
+import sys
+from typing import Dict, List, Optional, Sequence
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from video_lists import Entry, write_video_lists  # noqa: E402
+
+NUM_CLASSES = 48
+
+
+def read_annotations(path: str) -> List[Entry]:
+    """Entries ``(vid_name.mp4, label)`` of a Diving48 V2 JSON file."""
+    with open(path) as f:
+        items = json.load(f)
+    entries = []
+    for index, item in enumerate(items):
+        if not isinstance(item, dict) or not {'vid_name', 'label'
+                                              } <= set(item):
+            raise ValueError(f'{path}: entry {index} lacks "vid_name" or '
+                             f'"label": {item!r}')
+        label = item['label']
+        if not isinstance(label, int) or not 0 <= label < NUM_CLASSES:
+            raise ValueError(f'{path}: entry {index} ({item["vid_name"]}) '
+                             f'has label {label!r}, not in [0, '
+                             f'{NUM_CLASSES})')
+        entries.append((f'{item["vid_name"]}.mp4', label))
+    return entries
+
+
+def build_lists(ann_dir: str, video_dir: str,
+                out_dir: str) -> Dict[str, List[str]]:
+    """Write the train and val lists.
+
+    Returns:
+        dict[str, list[str]]: The missing videos of each written list.
+    """
+    lists = {
+        osp.join(out_dir, f'diving48_{subset}_list_videos.txt'):
+        read_annotations(osp.join(ann_dir, f'Diving48_V2_{official}.json'))
+        for subset, official in (('train', 'train'), ('val', 'test'))
+    }
+    return write_video_lists(lists, video_dir,
+                             osp.join(out_dir, 'diving48_missing_videos.txt'))
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        '--ann-dir',
+        default='data/diving48/annotations',
+        help='folder of Diving48_V2_train.json and Diving48_V2_test.json')
+    parser.add_argument(
+        '--video-dir',
+        default='data/diving48/videos',
+        help='folder of the <vid_name>.mp4 videos')
+    parser.add_argument(
+        '--out-dir', default='data/diving48', help='where to write the lists')
+    return parser.parse_args(argv)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    args = parse_args(argv)
+    try:
+        build_lists(args.ann_dir, args.video_dir, args.out_dir)
+    except (FileNotFoundError, ValueError) as err:
+        raise SystemExit(f'error: {err}')
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,115 @@
+# Copyright (c) OpenMMLab. All rights reserved.
+"""Build MMAction2 video lists of the three HMDB51 splits.
+
+Reads the official split files ``<class>_test_split{1,2,3}.txt``
+(``test_train_splits.rar``), lines ``video.avi N`` with N = 1 for training,
+2 for testing and 0 for unused, and writes
+``hmdb51_{train,val}_split_N_videos.txt``, lines ``class/video.avi label``
+with labels from 0 in sorted class-name order (as MMAction2 numbers them):
+the lists the configs in ``configs/transfer/hmdb51`` read. Videos missing
+under the video folder are left out and reported.
+
+Usage::
+
+    python tools/data/hmdb51/build_hmdb51_lists.py [--ann-dir DIR]
+        [--video-dir DIR] [--out-dir DIR] [--splits 1 2 3]
+"""
+import argparse
+import glob
+import os.path as osp
+import re
+import sys
+from typing import Dict, List, Optional, Sequence, Tuple
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from video_lists import Entry, write_video_lists  # noqa: E402
+
+SPLIT_FILE = re.compile(r'^(?P<name>.+)_test_split(?P<split>[123])\.txt$')
+SUBSETS = {'1': 'train', '2': 'val'}  # '0': not used in this split
+SPLITS = (1, 2, 3)
+
+
+def find_classes(ann_dir: str) -> List[str]:
+    """Sorted class names, from the names of the split files."""
+    names = {
+        match['name']
+        for match in map(SPLIT_FILE.match,
+                         map(osp.basename, glob.glob(f'{ann_dir}/*.txt')))
+        if match
+    }
+    if not names:
+        raise FileNotFoundError(
+            f'no <class>_test_split<N>.txt file in {ann_dir}')
+    return sorted(names)
+
+
+def read_split(ann_dir: str, classes: Sequence[str],
+               split: int) -> Tuple[List[Entry], List[Entry]]:
+    """Training and test entries of one split, from every class's file."""
+    subsets: Dict[str, List[Entry]] = {'train': [], 'val': []}
+    for label, name in enumerate(classes):
+        path = osp.join(ann_dir, f'{name}_test_split{split}.txt')
+        if not osp.isfile(path):
+            raise FileNotFoundError(f'{path} is missing (class "{name}" has '
+                                    'split files for other splits)')
+        with open(path) as f:
+            for line_no, line in enumerate(f, 1):
+                fields = line.split()
+                if not fields:
+                    continue
+                if len(fields) != 2 or fields[1] not in ('0', '1', '2'):
+                    raise ValueError(f'{path}:{line_no}: expected "video.avi '
+                                     f'0|1|2", got "{line.strip()}"')
+                if fields[1] in SUBSETS:
+                    subsets[SUBSETS[fields[1]]].append(
+                        (f'{name}/{fields[0]}', label))
+    return subsets['train'], subsets['val']
+
+
+def build_lists(ann_dir: str,
+                video_dir: str,
+                out_dir: str,
+                splits: Sequence[int] = SPLITS) -> Dict[str, List[str]]:
+    """Write the train and val lists of ``splits``.
+
+    Returns:
+        dict[str, list[str]]: The missing videos of each written list.
+    """
+    classes = find_classes(ann_dir)
+    lists = {}
+    for split in splits:
+        train, val = read_split(ann_dir, classes, split)
+        lists[osp.join(out_dir,
+                       f'hmdb51_train_split_{split}_videos.txt')] = train
+        lists[osp.join(out_dir, f'hmdb51_val_split_{split}_videos.txt')] = val
+    return write_video_lists(lists, video_dir,
+                             osp.join(out_dir, 'hmdb51_missing_videos.txt'))
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        '--ann-dir',
+        default='data/hmdb51/annotations',
+        help='folder of the <class>_test_split<N>.txt files')
+    parser.add_argument(
+        '--video-dir',
+        default='data/hmdb51/videos',
+        help='folder of the class folders of .avi videos')
+    parser.add_argument(
+        '--out-dir', default='data/hmdb51', help='where to write the lists')
+    parser.add_argument(
+        '--splits', type=int, nargs='+', default=SPLITS, choices=SPLITS)
+    return parser.parse_args(argv)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    args = parse_args(argv)
+    try:
+        build_lists(args.ann_dir, args.video_dir, args.out_dir, args.splits)
+    except (FileNotFoundError, ValueError) as err:
+        raise SystemExit(f'error: {err}')
+
+
+if __name__ == '__main__':
+    main()

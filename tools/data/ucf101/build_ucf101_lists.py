@@ -1,0 +1,114 @@
+# Copyright (c) OpenMMLab. All rights reserved.
+"""Build MMAction2 video lists of the three UCF101 splits.
+
+Reads the official ``classInd.txt``, ``trainlist0N.txt`` and
+``testlist0N.txt`` (``UCF101TrainTestSplits-RecognitionTask.zip``) and
+writes ``ucf101_{train,val}_split_N_videos.txt``, lines
+``Class/v_Class_gXX_cYY.avi label`` with labels from 0 in ``classInd.txt``
+order: the lists the configs in ``configs/transfer/ucf101`` read. Videos
+missing under the video folder are left out and reported.
+
+Usage::
+
+    python tools/data/ucf101/build_ucf101_lists.py [--ann-dir DIR]
+        [--video-dir DIR] [--out-dir DIR] [--splits 1 2 3]
+"""
+import argparse
+import os.path as osp
+import sys
+from typing import Dict, List, Optional, Sequence
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from video_lists import Entry, write_video_lists  # noqa: E402
+
+SPLITS = (1, 2, 3)
+
+
+def read_class_index(path: str) -> Dict[str, int]:
+    """Map class names to labels from 0, from ``classInd.txt`` (from 1)."""
+    classes = {}
+    with open(path) as f:
+        for line_no, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            index, name = line.split()
+            if int(index) != len(classes) + 1:
+                raise ValueError(f'{path}:{line_no}: expected class index '
+                                 f'{len(classes) + 1}, got {index}')
+            classes[name] = len(classes)
+    return classes
+
+
+def read_split_list(path: str, classes: Dict[str, int]) -> List[Entry]:
+    """Entries of ``trainlist0N.txt`` (``path label``) or ``testlist0N.txt``.
+
+    The label is that of the video's class folder; a label column, where
+    present, must agree with it.
+    """
+    entries = []
+    with open(path) as f:
+        for line_no, line in enumerate(f, 1):
+            fields = line.split()
+            if not fields:
+                continue
+            video, class_name = fields[0], fields[0].split('/')[0]
+            if class_name not in classes:
+                raise ValueError(f'{path}:{line_no}: class folder '
+                                 f'"{class_name}" is not in classInd.txt')
+            label = classes[class_name]
+            if len(fields) > 1 and int(fields[1]) != label + 1:
+                raise ValueError(
+                    f'{path}:{line_no}: label {fields[1]} disagrees with '
+                    f'classInd.txt ({label + 1} for {class_name})')
+            entries.append((video, label))
+    return entries
+
+
+def build_lists(ann_dir: str,
+                video_dir: str,
+                out_dir: str,
+                splits: Sequence[int] = SPLITS) -> Dict[str, List[str]]:
+    """Write the train and val lists of ``splits``.
+
+    Returns:
+        dict[str, list[str]]: The missing videos of each written list.
+    """
+    classes = read_class_index(osp.join(ann_dir, 'classInd.txt'))
+    lists = {}
+    for split in splits:
+        for subset, official in (('train', 'trainlist'), ('val', 'testlist')):
+            out_file = osp.join(out_dir,
+                                f'ucf101_{subset}_split_{split}_videos.txt')
+            lists[out_file] = read_split_list(
+                osp.join(ann_dir, f'{official}{split:02d}.txt'), classes)
+    return write_video_lists(lists, video_dir,
+                             osp.join(out_dir, 'ucf101_missing_videos.txt'))
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        '--ann-dir',
+        default='data/ucf101/annotations',
+        help='folder of classInd.txt, trainlist0N.txt and testlist0N.txt')
+    parser.add_argument(
+        '--video-dir',
+        default='data/ucf101/videos',
+        help='folder of the class folders of .avi videos')
+    parser.add_argument(
+        '--out-dir', default='data/ucf101', help='where to write the lists')
+    parser.add_argument(
+        '--splits', type=int, nargs='+', default=SPLITS, choices=SPLITS)
+    return parser.parse_args(argv)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    args = parse_args(argv)
+    try:
+        build_lists(args.ann_dir, args.video_dir, args.out_dir, args.splits)
+    except (FileNotFoundError, ValueError) as err:
+        raise SystemExit(f'error: {err}')
+
+
+if __name__ == '__main__':
+    main()
