@@ -1,6 +1,5 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 """Bad videos are skipped, warned about once, replaced and counted."""
-import logging
 import random
 from pathlib import Path
 
@@ -10,7 +9,6 @@ import pytest
 import torch
 from mmaction.registry import DATASETS, MODELS
 from mmengine.dataset import pseudo_collate
-from mmengine.logging import MMLogger
 from mmengine.registry import init_default_scope
 from torch.utils.data import DataLoader
 
@@ -104,25 +102,6 @@ def build_dataset(tmp_path: Path, videos: dict, names, **kwargs):
             num_repeats=2,
             pipeline=PIPELINE,
             **kwargs))
-
-
-class LogRecords(logging.Handler):
-
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.messages = []
-
-    def emit(self, record) -> None:
-        self.messages.append(record.getMessage())
-
-
-@pytest.fixture
-def warnings_log():
-    logger = MMLogger.get_current_instance()
-    handler = LogRecords()
-    logger.addHandler(handler)
-    yield handler.messages
-    logger.removeHandler(handler)
 
 
 def test_bad_videos_are_replaced_warned_once_and_listed(

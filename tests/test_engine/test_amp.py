@@ -2,7 +2,6 @@
 """Mixed precision on the CPU (bfloat16 autocast): FAME, the augmentation
 and the contrastive logits stay float32; the loss scaler path."""
 import copy
-import importlib.util
 from pathlib import Path
 from unittest import mock
 
@@ -18,6 +17,7 @@ from mmengine.registry import init_default_scope
 import projects.fame  # noqa: F401
 from projects.fame.engine import SkipNonFiniteAmpOptimWrapper
 from projects.fame.models.heads import MoCoHead
+from tests.tool_loader import load_tool
 
 CONFIG = Path(__file__).resolve().parents[2] / 'configs' / '_base_'
 
@@ -150,11 +150,7 @@ def test_state_dict_keeps_the_loss_scale():
 
 
 def test_amp_flag_picks_the_mixed_precision_twin(tmp_path):
-    spec = importlib.util.spec_from_file_location(
-        'fame_train_tool',
-        Path(__file__).resolve().parents[2] / 'tools' / 'train.py')
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool('train')
     config = CONFIG.parent / 'fame_r2plus1d_k400.py'
     cfg = tool.merge_args(
         Config.fromfile(str(config)),

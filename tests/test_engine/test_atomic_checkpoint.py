@@ -5,40 +5,14 @@ from pathlib import Path
 from unittest import mock
 
 import pytest
-import torch
-from mmengine.model import BaseModel
 from mmengine.runner import Runner
-from torch import nn
-from torch.utils.data import Dataset
 
 import projects.fame  # noqa: F401
 from projects.fame.engine import fileio
 from projects.fame.engine.hooks.atomic_checkpoint_hook import \
     is_complete_checkpoint
 from projects.fame.utils import load_checkpoint_safely
-
-
-class ToyModel(BaseModel):
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.linear = nn.Linear(2, 1)
-
-    def forward(self, inputs, labels, mode='tensor'):
-        outputs = self.linear(torch.stack(inputs)).squeeze(-1)
-        return dict(loss=((outputs - torch.stack(labels))**2).mean())
-
-
-class ToyDataset(Dataset):
-
-    def __len__(self) -> int:
-        # Longer than a run: MMEngine sleeps 2 s when a loader restarts.
-        return 16
-
-    def __getitem__(self, index):
-        return dict(
-            inputs=torch.full((2, ), float(index)),
-            labels=torch.tensor(float(index)))
+from tests.toy_models import ToyDataset, ToyModel
 
 
 def build_runner(work_dir: Path, max_iters: int, **kwargs) -> Runner:
@@ -47,7 +21,8 @@ def build_runner(work_dir: Path, max_iters: int, **kwargs) -> Runner:
         work_dir=str(work_dir),
         experiment_name=f'atomic_{uuid.uuid4().hex}',
         train_dataloader=dict(
-            dataset=ToyDataset(),
+            # Longer than a run: MMEngine sleeps 2 s when a loader restarts.
+            dataset=ToyDataset(16),
             sampler=dict(type='DefaultSampler', shuffle=False),
             batch_size=2,
             num_workers=0),

@@ -1,6 +1,5 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 import copy
-import logging
 from pathlib import Path
 
 import pytest
@@ -8,7 +7,7 @@ import torch
 from mmaction.registry import MODELS
 from mmaction.structures import ActionDataSample
 from mmengine.config import Config
-from mmengine.logging import MessageHub, MMLogger
+from mmengine.logging import MessageHub
 from mmengine.registry import init_default_scope
 from torch import nn
 
@@ -17,25 +16,6 @@ from projects.fame.engine import SkipNonFiniteOptimWrapper
 from projects.fame.models.heads import MoCoHead
 
 CONFIG = Path(__file__).resolve().parents[2] / 'configs' / '_base_'
-
-
-class Records(logging.Handler):
-
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.messages = []
-
-    def emit(self, record) -> None:
-        self.messages.append(record.getMessage())
-
-
-@pytest.fixture
-def warnings_log():
-    logger = MMLogger.get_current_instance()
-    handler = Records()
-    logger.addHandler(handler)
-    yield handler.messages
-    logger.removeHandler(handler)
 
 
 def snapshot(model, wrapper):

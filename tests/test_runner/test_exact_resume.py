@@ -5,10 +5,8 @@ The run's seed is drawn at random, as in the shipped Kinetics configs
 (``randomness.seed=None``), and restored from the checkpoint on resume; a
 fixed seed is the easier case of the same mechanism.
 """
-import sys
 from pathlib import Path
 
-import pytest
 import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
@@ -16,18 +14,9 @@ from mmengine.runner import Runner
 import projects.fame  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / 'tools' / 'data'))
-from make_motion_dataset import generate  # noqa: E402
 
 BATCH = 4  # 16 tiny videos: 4 iterations an epoch
 EPOCHS = 3
-
-
-@pytest.fixture(scope='module')
-def data_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp('motion')
-    generate(str(root), size='tiny', seed=0, progress=False)
-    return root
 
 
 def make_cfg(data_root: Path, work_dir: Path) -> Config:
@@ -59,8 +48,8 @@ def make_cfg(data_root: Path, work_dir: Path) -> Config:
     return cfg
 
 
-def test_resumed_run_equals_the_straight_run(data_root, tmp_path):
-    straight = Runner.from_cfg(make_cfg(data_root, tmp_path / 'straight'))
+def test_resumed_run_equals_the_straight_run(tiny_motion, tmp_path):
+    straight = Runner.from_cfg(make_cfg(tiny_motion, tmp_path / 'straight'))
     straight.train()
     total = EPOCHS * 16 // BATCH
     assert straight.iter == total
@@ -68,7 +57,7 @@ def test_resumed_run_equals_the_straight_run(data_root, tmp_path):
     # The straight run's checkpoint after 6 of 12 iterations (2 into epoch
     # 2) is what an interrupted run leaves; resume it in a fresh work dir.
     half = tmp_path / 'straight' / f'iter_{total // 2}.pth'
-    cfg = make_cfg(data_root, tmp_path / 'resumed')
+    cfg = make_cfg(tiny_motion, tmp_path / 'resumed')
     cfg.resume, cfg.load_from = True, str(half)
     resumed = Runner.from_cfg(cfg)
     resumed.train()

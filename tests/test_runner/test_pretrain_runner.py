@@ -3,7 +3,6 @@
 import sys
 from pathlib import Path
 
-import pytest
 import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
@@ -12,17 +11,10 @@ import projects.fame  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / 'tools' / 'data'))
-from make_motion_dataset import cfg_options, generate  # noqa: E402
+from make_motion_dataset import cfg_options  # noqa: E402
 
 BATCH = 4
 QUEUE_LEN = 64
-
-
-@pytest.fixture(scope='module')
-def data_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp('motion')
-    generate(str(root), size='tiny', seed=0, progress=False)
-    return root
 
 
 def make_cfg(data_root: Path, work_dir: Path, max_epochs: int) -> Config:
@@ -44,11 +36,11 @@ def make_cfg(data_root: Path, work_dir: Path, max_epochs: int) -> Config:
     return cfg
 
 
-def test_pretrain_then_resume(data_root, tmp_path):
-    num_videos = len((data_root / 'pretrain.txt').read_text().splitlines())
+def test_pretrain_then_resume(tiny_motion, tmp_path):
+    num_videos = len((tiny_motion / 'pretrain.txt').read_text().splitlines())
     iters_per_epoch = num_videos // BATCH  # DefaultSampler keeps the tail
 
-    runner = Runner.from_cfg(make_cfg(data_root, tmp_path, max_epochs=2))
+    runner = Runner.from_cfg(make_cfg(tiny_motion, tmp_path, max_epochs=2))
     runner.train()
     model = runner.model
     assert runner.iter == 2 * iters_per_epoch
@@ -64,7 +56,7 @@ def test_pretrain_then_resume(data_root, tmp_path):
     saved_queue = state['state_dict']['head.queue']
     assert torch.equal(saved_queue, model.head.queue)
 
-    cfg = make_cfg(data_root, tmp_path, max_epochs=3)
+    cfg = make_cfg(tiny_motion, tmp_path, max_epochs=3)
     cfg.resume = True  # load_from=None: the latest checkpoint of work_dir
     resumed = Runner.from_cfg(cfg)
     resumed.train()

@@ -5,9 +5,8 @@ The transfer configs run as shipped, with narrow backbones, tiny generated
 videos and a FAME checkpoint exported by tools/export_backbone.py as
 ``load_from``.
 """
-import importlib.util
 from pathlib import Path
-from typing import Dict
+from typing import Dict, Tuple
 
 import cv2
 import numpy as np
@@ -21,26 +20,19 @@ from mmengine.runner import Runner
 
 import projects.fame  # noqa: F401
 from projects.fame.evaluation import retrieval_recall
+from tests.tool_loader import load_tool
+from tests.toy_models import narrow_backbone
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = ROOT / 'configs' / 'transfer' / 'ucf101'
 PRETRAIN_MODELS = ROOT / 'configs' / '_base_' / 'models'
 NUM_VIDEOS = 6
 NUM_CLASSES = 3
+BASE_CHANNELS = 4
 BACKBONES = dict(
     r2plus1d=('fame_r2plus1d_r18', 'r2plus1d_fame-pretrained-r18'),
     i3d=('fame_i3d_r50', 'i3d_fame-pretrained-r50'),
     slowfast=('fame_slowfast_r50', 'slowfast_fame-pretrained-r50'))
-
-
-def narrow(backbone: dict) -> int:
-    """Shrink a backbone config in place; return its pooled width."""
-    if backbone['type'] == 'ResNet3dSlowFast':
-        backbone['slow_pathway']['base_channels'] = 16
-        backbone['fast_pathway']['base_channels'] = 2
-        return 16 * 32 + 2 * 32
-    backbone['base_channels'] = 4
-    return 4 * 8 if backbone['type'] == 'ResNet2Plus1d' else 4 * 32
 
 
 @pytest.fixture(scope='module')
@@ -64,16 +56,14 @@ def videos(tmp_path_factory) -> Path:
 @pytest.fixture(scope='module')
 def exported(tmp_path_factory) -> Dict[str, Path]:
     """Exported backbones of FAME checkpoints, per backbone."""
-    spec = importlib.util.spec_from_file_location(
-        'export_backbone', ROOT / 'tools' / 'export_backbone.py')
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool('export_backbone')
     init_default_scope('mmaction')
     root = tmp_path_factory.mktemp('checkpoints')
     paths = {}
     for name, (pretrain_model, _) in BACKBONES.items():
         cfg = Config.fromfile(str(PRETRAIN_MODELS / f'{pretrain_model}.py'))
-        cfg.model.head.in_channels = narrow(cfg.model.backbone)
+        cfg.model.head.in_channels = narrow_backbone(cfg.model.backbone,
+                                                     BASE_CHANNELS)
         cfg.model.head.queue_len = 16
         torch.manual_seed(0)
         model = MODELS.build(cfg.model)
@@ -91,7 +81,8 @@ def tiny_config(path: Path, videos: Path, load_from: Path,
     cfg = Config.fromfile(str(path))
     cfg.work_dir = str(work_dir)
     cfg.load_from = str(load_from)
-    cfg.model.cls_head.in_channels = narrow(cfg.model.backbone)
+    cfg.model.cls_head.in_channels = narrow_backbone(cfg.model.backbone,
+                                                     BASE_CHANNELS)
     cfg.model.cls_head.num_classes = NUM_CLASSES
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         cfg[loader].update(
@@ -115,11 +106,26 @@ def tiny_config(path: Path, videos: Path, load_from: Path,
     return cfg
 
 
-@pytest.mark.parametrize('name', list(BACKBONES))
-def test_finetune(name, videos, exported, tmp_path):
+def train_and_test(schedule: str, name: str, videos: Path,
+                   exported: Dict[str,
+                                  Path], work_dir: Path) -> Tuple[dict, dict]:
+    """Train and test a shipped UCF101 config from the exported backbone.
+
+    Args:
+        schedule (str): The config name's schedule part, e.g.
+            ``'8xb16-16x2x1-150e'``.
+        name (str): The backbone, a key of ``BACKBONES``.
+        videos (Path): The tiny videos.
+        exported (dict[str, Path]): The exported backbones.
+        work_dir (Path): The run's work dir.
+
+    Returns:
+        tuple[dict, dict]: The trained model's state dict and the exported
+        backbone's.
+    """
     cfg = tiny_config(
-        CONFIGS / f'{BACKBONES[name][1]}_8xb16-16x2x1-150e_'
-        'ucf101-rgb.py', videos, exported[name], tmp_path)
+        CONFIGS / f'{BACKBONES[name][1]}_{schedule}_ucf101-rgb.py', videos,
+        exported[name], work_dir)
     runner = Runner.from_cfg(cfg)
     runner.train()
     metrics = runner.test()
@@ -129,6 +135,13 @@ def test_finetune(name, videos, exported, tmp_path):
     pretrained = torch.load(exported[name], weights_only=True)['state_dict']
     trained = runner.model.state_dict()
     assert {k for k in trained if k.startswith('backbone.')} == set(pretrained)
+    return trained, pretrained
+
+
+@pytest.mark.parametrize('name', list(BACKBONES))
+def test_finetune(name, videos, exported, tmp_path):
+    trained, pretrained = train_and_test('8xb16-16x2x1-150e', name, videos,
+                                         exported, tmp_path)
     # Fine-tuning trains the backbone.
     assert any(not torch.equal(trained[k], v) for k, v in pretrained.items()
                if k.endswith('.weight'))
@@ -136,19 +149,9 @@ def test_finetune(name, videos, exported, tmp_path):
 
 @pytest.mark.parametrize('name', list(BACKBONES))
 def test_linear_probe_keeps_the_backbone(name, videos, exported, tmp_path):
-    cfg = tiny_config(
-        CONFIGS / f'{BACKBONES[name][1]}_8xb32-linear-16x2x1-100e_'
-        'ucf101-rgb.py', videos, exported[name], tmp_path)
-    runner = Runner.from_cfg(cfg)
-    runner.train()
-    metrics = runner.test()
-
-    assert runner.iter == NUM_VIDEOS // 2
-    assert 0 <= metrics['acc/top1'] <= 1
-    pretrained = torch.load(exported[name], weights_only=True)['state_dict']
-    trained = runner.model.state_dict()
+    trained, pretrained = train_and_test('8xb32-linear-16x2x1-100e', name,
+                                         videos, exported, tmp_path)
     # Weights and BN running statistics equal the pretrained ones.
-    assert {k for k in trained if k.startswith('backbone.')} == set(pretrained)
     for key, value in pretrained.items():
         assert torch.equal(trained[key], value), key
 
@@ -163,7 +166,8 @@ def test_retrieval(videos, exported, tmp_path):
             'ucf101-rgb.py'))
     cfg.work_dir = str(tmp_path)
     cfg.load_from = str(exported['r2plus1d'])
-    cfg.model.head.in_channels = narrow(cfg.model.backbone)
+    cfg.model.head.in_channels = narrow_backbone(cfg.model.backbone,
+                                                 BASE_CHANNELS)
     cfg.test_dataloader.update(
         batch_size=3, num_workers=0, persistent_workers=False)
     dataset = cfg.test_dataloader.dataset

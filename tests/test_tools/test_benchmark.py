@@ -3,29 +3,19 @@
 
 No timing is asserted: timings depend on the machine and its load.
 """
-import importlib.util
 import json
 import math
-from pathlib import Path
 from types import ModuleType
 
 import pytest
 import torch
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-def load_tool() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        'fame_tools_benchmark', REPO_ROOT / 'tools' / 'benchmark.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.tool_loader import load_tool
 
 
 @pytest.fixture(scope='module')
 def benchmark() -> ModuleType:
-    return load_tool()
+    return load_tool('benchmark')
 
 
 @pytest.fixture(scope='module')

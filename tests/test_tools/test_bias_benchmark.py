@@ -1,10 +1,11 @@
 # Copyright (c) OpenMMLab. All rights reserved.
-import importlib.util
 import json
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.tool_loader import load_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / 'tools' / 'data'))
@@ -15,11 +16,7 @@ TEST_LISTS = ('test_iid', 'test_unseen_bg', 'test_static', 'test_bg_only')
 
 @pytest.fixture(scope='module')
 def tool():
-    spec = importlib.util.spec_from_file_location(
-        'bias_benchmark', ROOT / 'tools' / 'bias_benchmark.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('bias_benchmark')
 
 
 @pytest.fixture(scope='module')

@@ -1,5 +1,4 @@
 # Copyright (c) OpenMMLab. All rights reserved.
-import importlib.util
 from pathlib import Path
 
 import pytest
@@ -9,6 +8,7 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 import projects.fame  # noqa: F401
+from tests.tool_loader import load_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 # The shipped R(2+1)D-18 model config, narrowed to 64 output channels.
@@ -21,11 +21,7 @@ BACKBONE = dict(
 
 @pytest.fixture(scope='module')
 def tool():
-    spec = importlib.util.spec_from_file_location(
-        'export_backbone', ROOT / 'tools' / 'export_backbone.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('export_backbone')
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ the installed mmaction2 package, loaded by path; only their channel widths
 are narrowed. The FAME checkpoint comes from a ``MoCoRecognizer`` with the
 same backbone config.
 """
-import importlib.util
 from pathlib import Path
 
 import mmaction
@@ -18,8 +17,9 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 
 import projects.fame  # noqa: F401
+from tests.tool_loader import load_tool
+from tests.toy_models import narrow_backbone
 
-ROOT = Path(__file__).resolve().parents[2]
 STOCK = Path(mmaction.__file__).parent / '.mim' / 'configs' / 'recognition'
 STOCK_CONFIGS = [
     'r2plus1d/r2plus1d_r34_8xb8-8x8x1-180e_kinetics400-rgb.py',
@@ -28,29 +28,15 @@ STOCK_CONFIGS = [
 ]
 
 
-def narrow(backbone: dict) -> int:
-    """Shrink a stock backbone config in place; return its pooled width."""
-    if backbone['type'] == 'ResNet3dSlowFast':
-        backbone['slow_pathway']['base_channels'] = 16
-        backbone['fast_pathway']['base_channels'] = 2
-        return 16 * 32 + 2 * 32
-    backbone['base_channels'] = 8
-    return 8 * 8 if backbone['type'] == 'ResNet2Plus1d' else 8 * 32
-
-
 @pytest.fixture(scope='module')
 def tool():
-    spec = importlib.util.spec_from_file_location(
-        'export_backbone', ROOT / 'tools' / 'export_backbone.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('export_backbone')
 
 
 @pytest.mark.parametrize('stock', STOCK_CONFIGS, ids=lambda p: p.split('/')[0])
 def test_stock_config_loads_exported_backbone(stock, tool, tmp_path):
     cfg = Config.fromfile(str(STOCK / stock))
-    width = narrow(cfg.model.backbone)
+    width = narrow_backbone(cfg.model.backbone, 8)
     cfg.model.cls_head.in_channels = width
     narrowed = tmp_path / 'stock.py'
     cfg.dump(str(narrowed))

@@ -1,17 +1,13 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 """Errors of tools/train.py and tools/test.py that tell the user what to do."""
-import importlib.util
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 from mmengine.config import Config
 
 from projects.fame.utils import check_data_paths, check_optional_dependencies
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-TOOLS_DIR = REPO_ROOT / 'tools'
+from tests.tool_loader import load_tool
 
 CONFIG = """
 train_dataloader = dict(
@@ -35,14 +31,6 @@ test_dataloader = dict(
 visualizer = dict(
     type='ActionVisualizer', vis_backends=[dict(type='LocalVisBackend')])
 """
-
-
-def load_tool(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f'fame_tools_{name}',
-                                                  TOOLS_DIR / f'{name}.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture

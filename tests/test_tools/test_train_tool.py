@@ -1,5 +1,4 @@
 # Copyright (c) OpenMMLab. All rights reserved.
-import importlib.util
 import os
 import subprocess
 import sys
@@ -9,8 +8,7 @@ from types import ModuleType
 import pytest
 from mmengine.config import Config
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-TOOLS_DIR = REPO_ROOT / 'tools'
+from tests.tool_loader import REPO_ROOT, TOOLS_DIR, load_tool
 
 TINY_CONFIG = """
 optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.1))
@@ -21,14 +19,6 @@ val_evaluator = dict(type='AccMetric')
 test_evaluator = dict(type='AccMetric')
 auto_scale_lr = dict(enable=False, base_batch_size=64)
 """
-
-
-def load_tool(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f'fame_tools_{name}',
-                                                  TOOLS_DIR / f'{name}.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope='module')

@@ -1,23 +1,21 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 """The annotation converters on fixtures in the official formats."""
-import importlib.util
 import json
 import shutil
 from pathlib import Path
+from types import ModuleType
 from typing import List
 
 import pytest
+
+from tests.tool_loader import load_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / 'tests' / 'data'
 
 
-def load_tool(dataset: str):
-    path = ROOT / 'tools' / 'data' / dataset / f'build_{dataset}_lists.py'
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def load_converter(dataset: str) -> ModuleType:
+    return load_tool(f'data/{dataset}/build_{dataset}_lists')
 
 
 def read_lines(path: Path) -> List[str]:
@@ -56,7 +54,7 @@ def test_ucf101_lists(ucf101, tmp_path):
     ann_dir, video_dir = ucf101
     out_dir = tmp_path / 'out'
     out_dir.mkdir()
-    load_tool('ucf101').main([
+    load_converter('ucf101').main([
         '--ann-dir',
         str(ann_dir), '--video-dir',
         str(video_dir), '--out-dir',
@@ -81,7 +79,7 @@ def test_ucf101_missing_videos_are_left_out_and_reported(
         ucf101, tmp_path, capsys):
     ann_dir, video_dir = ucf101
     (video_dir / 'YoYo' / 'v_YoYo_g03_c04.avi').unlink()
-    tool = load_tool('ucf101')
+    tool = load_converter('ucf101')
     missing = tool.build_lists(str(ann_dir), str(video_dir), str(tmp_path))
     out = capsys.readouterr().out
     assert read_lines(tmp_path / 'ucf101_val_split_1_videos.txt') == \
@@ -112,7 +110,7 @@ def test_ucf101_without_any_video_is_refused(tmp_path):
             SystemExit,
             match='error: none of the 6 videos of '
             f'ucf101_train_split_1_videos.txt is under {tmp_path / "no"}'):
-        load_tool('ucf101').main([
+        load_converter('ucf101').main([
             '--ann-dir',
             str(FIXTURES / 'ucf101' / 'annotations'), '--video-dir',
             str(tmp_path / 'no'), '--out-dir',
@@ -127,7 +125,7 @@ def test_ucf101_label_disagreeing_with_class_index_is_refused(tmp_path):
     trainlist.write_text(trainlist.read_text().replace('g10_c01.avi 3',
                                                        'g10_c01.avi 2'))
     with pytest.raises(ValueError, match=r'trainlist01.txt:5: label 2'):
-        load_tool('ucf101').build_lists(
+        load_converter('ucf101').build_lists(
             str(ann_dir), str(tmp_path), str(tmp_path), splits=[1])
 
 
@@ -149,7 +147,7 @@ def test_hmdb51_lists(tmp_path, capsys):
     for line in expected_train_1 + expected_val_1:
         (video_dir / line.split()[0]).parent.mkdir(parents=True, exist_ok=True)
         (video_dir / line.split()[0]).touch()
-    missing = load_tool('hmdb51').build_lists(
+    missing = load_converter('hmdb51').build_lists(
         str(ann_dir), str(video_dir), str(tmp_path), splits=[1, 2])
     assert read_lines(tmp_path / 'hmdb51_train_split_1_videos.txt') == \
         expected_train_1
@@ -178,7 +176,7 @@ def test_hmdb51_missing_split_file_is_named(tmp_path):
     (ann_dir / 'cartwheel_test_split2.txt').unlink()
     with pytest.raises(
             FileNotFoundError, match='cartwheel_test_split2.txt is missing'):
-        load_tool('hmdb51').build_lists(
+        load_converter('hmdb51').build_lists(
             str(ann_dir), str(tmp_path), str(tmp_path), splits=[2])
 
 
@@ -189,7 +187,7 @@ def test_diving48_lists(tmp_path, capsys):
     for name in ('-mmq0PT-u8k_00155', '-mmq0PT-u8k_00161', '0jZYJuT3Aj0_00036',
                  '0ZQ3WvR3dJg_00002'):
         (video_dir / f'{name}.mp4').touch()
-    load_tool('diving48').main([
+    load_converter('diving48').main([
         '--ann-dir',
         str(ann_dir), '--video-dir',
         str(video_dir), '--out-dir',
@@ -219,5 +217,5 @@ def test_diving48_entry_without_label_is_named(tmp_path):
     (ann_dir / 'Diving48_V2_test.json').write_text(json.dumps(entries))
     with pytest.raises(
             ValueError, match=r'Diving48_V2_test.json: entry 1 lacks'):
-        load_tool('diving48').build_lists(
+        load_converter('diving48').build_lists(
             str(ann_dir), str(tmp_path), str(tmp_path))

@@ -1,5 +1,4 @@
 # Copyright (c) OpenMMLab. All rights reserved.
-import importlib.util
 from pathlib import Path
 from types import ModuleType
 
@@ -10,6 +9,7 @@ import torch
 from PIL import Image
 
 from projects.fame.ops import foreground_mask
+from tests.tool_loader import load_tool
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHARED_VIDEOS = REPO_ROOT.parent / 'shared' / 'videos'
@@ -27,11 +27,7 @@ SMALL = [
 
 @pytest.fixture(scope='module')
 def tool() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        'fame_tools_visualize_fame', REPO_ROOT / 'tools' / 'visualize_fame.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('visualize_fame')
 
 
 def write_video(path: Path, frames: np.ndarray) -> Path:

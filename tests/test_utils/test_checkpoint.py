@@ -10,44 +10,16 @@ import pytest
 import torch
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import HistoryBuffer
-from mmengine.model import BaseModel
 from mmengine.runner import Runner
 from mmengine.utils import digit_version
-from torch import nn
-from torch.utils.data import Dataset
 
 from projects.fame.utils import (UnsafeCheckpointError, load_checkpoint_safely,
                                  register_checkpoint_safe_globals)
+from tests.toy_models import ToyDataset, ToyModel
 
 pytestmark = pytest.mark.skipif(
     digit_version(torch.__version__) < digit_version('2.6.0'),
     reason='the allow-list needs torch >= 2.6')
-
-
-class ToyModel(BaseModel):
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.linear = nn.Linear(2, 1)
-
-    def forward(self, inputs, labels, mode='tensor'):
-        outputs = self.linear(torch.stack(inputs)).squeeze(-1)
-        if mode == 'loss':
-            return dict(loss=((outputs - torch.stack(labels))**2).mean())
-        if mode == 'predict':
-            return list(outputs)
-        return outputs
-
-
-class ToyDataset(Dataset):
-
-    def __len__(self) -> int:
-        return 8
-
-    def __getitem__(self, index):
-        return dict(
-            inputs=torch.full((2, ), float(index)),
-            labels=torch.tensor(float(index)))
 
 
 class ToyMetric(BaseMetric):
@@ -71,7 +43,7 @@ class Payload:
 
 def build_runner(work_dir: Path, max_iters: int, **kwargs) -> Runner:
     loader = dict(
-        dataset=ToyDataset(),
+        dataset=ToyDataset(8),
         sampler=dict(type='DefaultSampler', shuffle=False),
         batch_size=2,
         num_workers=0)

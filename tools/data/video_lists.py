@@ -4,11 +4,12 @@
 Shared by the converters in ``tools/data/{ucf101,hmdb51,diving48}``: each
 turns a dataset's official annotations into ``(path, label)`` entries, and
 :func:`write_video_lists` checks that every video exists before a training
-run would trip over it.
+run would trip over it; :func:`run_converter` is their common command line.
 """
+import argparse
 import os
 import os.path as osp
-from typing import Dict, List, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from mmengine.utils import ProgressBar
 
@@ -91,3 +92,49 @@ def write_video_lists(lists: Dict[str, Sequence[Entry]], video_dir: str,
     elif osp.exists(missing_report):
         os.remove(missing_report)
     return missing
+
+
+def run_converter(build_lists: Callable[..., Dict[str, List[str]]],
+                  dataset: str,
+                  description: str,
+                  ann_help: str,
+                  video_help: str,
+                  splits: Optional[Sequence[int]] = None,
+                  argv: Optional[Sequence[str]] = None) -> None:
+    """Parse a converter's command line and run its ``build_lists``.
+
+    The flags are ``--ann-dir``, ``--video-dir`` and ``--out-dir``, by
+    default under ``data/<dataset>``, and ``--splits`` for datasets with
+    official splits. Unreadable or malformed annotations end the program
+    with their message rather than a traceback.
+
+    Args:
+        build_lists (Callable): ``build_lists(ann_dir, video_dir, out_dir)``
+            (and ``splits=`` where ``splits`` is given) of the converter.
+        dataset (str): The dataset's folder name under ``data/``.
+        description (str): What the converter does, for ``--help``.
+        ann_help (str): Which annotation files ``--ann-dir`` holds.
+        video_help (str): How the videos under ``--video-dir`` are laid out.
+        splits (Sequence[int], optional): The dataset's official splits,
+            all written by default. Defaults to None (no ``--splits``).
+        argv (Sequence[str], optional): The arguments; ``sys.argv[1:]``
+            when None.
+    """
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument(
+        '--ann-dir', default=f'data/{dataset}/annotations', help=ann_help)
+    parser.add_argument(
+        '--video-dir', default=f'data/{dataset}/videos', help=video_help)
+    parser.add_argument(
+        '--out-dir',
+        default=f'data/{dataset}',
+        help='where to write the lists')
+    if splits is not None:
+        parser.add_argument(
+            '--splits', type=int, nargs='+', default=splits, choices=splits)
+    args = parser.parse_args(argv)
+    split_kwargs = {} if splits is None else dict(splits=args.splits)
+    try:
+        build_lists(args.ann_dir, args.video_dir, args.out_dir, **split_kwargs)
+    except (FileNotFoundError, ValueError) as err:
+        raise SystemExit(f'error: {err}')

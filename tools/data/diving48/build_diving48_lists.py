@@ -15,14 +15,13 @@ Usage::
     python tools/data/diving48/build_diving48_lists.py [--ann-dir DIR]
         [--video-dir DIR] [--out-dir DIR]
 """
-import argparse
 import json
 import os.path as osp
 import sys
 from typing import Dict, List, Optional, Sequence
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from video_lists import Entry, write_video_lists  # noqa: E402
+from video_lists import Entry, run_converter, write_video_lists  # noqa: E402
 
 NUM_CLASSES = 48
 
@@ -62,27 +61,14 @@ def build_lists(ann_dir: str, video_dir: str,
                              osp.join(out_dir, 'diving48_missing_videos.txt'))
 
 
-def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        '--ann-dir',
-        default='data/diving48/annotations',
-        help='folder of Diving48_V2_train.json and Diving48_V2_test.json')
-    parser.add_argument(
-        '--video-dir',
-        default='data/diving48/videos',
-        help='folder of the <vid_name>.mp4 videos')
-    parser.add_argument(
-        '--out-dir', default='data/diving48', help='where to write the lists')
-    return parser.parse_args(argv)
-
-
 def main(argv: Optional[Sequence[str]] = None) -> None:
-    args = parse_args(argv)
-    try:
-        build_lists(args.ann_dir, args.video_dir, args.out_dir)
-    except (FileNotFoundError, ValueError) as err:
-        raise SystemExit(f'error: {err}')
+    run_converter(
+        build_lists,
+        'diving48',
+        __doc__.splitlines()[0],
+        ann_help='folder of Diving48_V2_train.json and Diving48_V2_test.json',
+        video_help='folder of the <vid_name>.mp4 videos',
+        argv=argv)
 
 
 if __name__ == '__main__':

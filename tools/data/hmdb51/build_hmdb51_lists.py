@@ -14,7 +14,6 @@ Usage::
     python tools/data/hmdb51/build_hmdb51_lists.py [--ann-dir DIR]
         [--video-dir DIR] [--out-dir DIR] [--splits 1 2 3]
 """
-import argparse
 import glob
 import os.path as osp
 import re
@@ -22,7 +21,7 @@ import sys
 from typing import Dict, List, Optional, Sequence, Tuple
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from video_lists import Entry, write_video_lists  # noqa: E402
+from video_lists import Entry, run_converter, write_video_lists  # noqa: E402
 
 SPLIT_FILE = re.compile(r'^(?P<name>.+)_test_split(?P<split>[123])\.txt$')
 SUBSETS = {'1': 'train', '2': 'val'}  # '0': not used in this split
@@ -86,29 +85,15 @@ def build_lists(ann_dir: str,
                              osp.join(out_dir, 'hmdb51_missing_videos.txt'))
 
 
-def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        '--ann-dir',
-        default='data/hmdb51/annotations',
-        help='folder of the <class>_test_split<N>.txt files')
-    parser.add_argument(
-        '--video-dir',
-        default='data/hmdb51/videos',
-        help='folder of the class folders of .avi videos')
-    parser.add_argument(
-        '--out-dir', default='data/hmdb51', help='where to write the lists')
-    parser.add_argument(
-        '--splits', type=int, nargs='+', default=SPLITS, choices=SPLITS)
-    return parser.parse_args(argv)
-
-
 def main(argv: Optional[Sequence[str]] = None) -> None:
-    args = parse_args(argv)
-    try:
-        build_lists(args.ann_dir, args.video_dir, args.out_dir, args.splits)
-    except (FileNotFoundError, ValueError) as err:
-        raise SystemExit(f'error: {err}')
+    run_converter(
+        build_lists,
+        'hmdb51',
+        __doc__.splitlines()[0],
+        ann_help='folder of the <class>_test_split<N>.txt files',
+        video_help='folder of the class folders of .avi videos',
+        splits=SPLITS,
+        argv=argv)
 
 
 if __name__ == '__main__':

@@ -13,13 +13,12 @@ Usage::
     python tools/data/ucf101/build_ucf101_lists.py [--ann-dir DIR]
         [--video-dir DIR] [--out-dir DIR] [--splits 1 2 3]
 """
-import argparse
 import os.path as osp
 import sys
 from typing import Dict, List, Optional, Sequence
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from video_lists import Entry, write_video_lists  # noqa: E402
+from video_lists import Entry, run_converter, write_video_lists  # noqa: E402
 
 SPLITS = (1, 2, 3)
 
@@ -85,29 +84,15 @@ def build_lists(ann_dir: str,
                              osp.join(out_dir, 'ucf101_missing_videos.txt'))
 
 
-def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        '--ann-dir',
-        default='data/ucf101/annotations',
-        help='folder of classInd.txt, trainlist0N.txt and testlist0N.txt')
-    parser.add_argument(
-        '--video-dir',
-        default='data/ucf101/videos',
-        help='folder of the class folders of .avi videos')
-    parser.add_argument(
-        '--out-dir', default='data/ucf101', help='where to write the lists')
-    parser.add_argument(
-        '--splits', type=int, nargs='+', default=SPLITS, choices=SPLITS)
-    return parser.parse_args(argv)
-
-
 def main(argv: Optional[Sequence[str]] = None) -> None:
-    args = parse_args(argv)
-    try:
-        build_lists(args.ann_dir, args.video_dir, args.out_dir, args.splits)
-    except (FileNotFoundError, ValueError) as err:
-        raise SystemExit(f'error: {err}')
+    run_converter(
+        build_lists,
+        'ucf101',
+        __doc__.splitlines()[0],
+        ann_help='folder of classInd.txt, trainlist0N.txt and testlist0N.txt',
+        video_help='folder of the class folders of .avi videos',
+        splits=SPLITS,
+        argv=argv)
 
 
 if __name__ == '__main__':
