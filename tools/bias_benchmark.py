@@ -84,8 +84,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--beta',
         type=float,
-        default=0.5,
-        help='foreground fraction of the masks scored against the sprites')
+        help='foreground fraction of the masks scored against the sprites '
+        '(default: the FAME config\'s)')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -405,7 +405,8 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     print('\nScoring FAME masks against the true sprite masks', flush=True)
     results = summarise(per_seed)
     results['chance'] = 100 / len(classes)
-    results['mask_quality'] = mask_quality(root, cfg, args.beta)
+    beta = args.beta or cfg.model.data_preprocessor.fame.get('beta', 0.5)
+    results['mask_quality'] = mask_quality(root, cfg, beta)
     results['settings'] = dict(
         command=' '.join(['python tools/bias_benchmark.py'] + [
             shlex.quote(a)

@@ -2,10 +2,12 @@
 """Generate a small synthetic motion dataset with a known background bias.
 
 Every video shows one foreground sprite moving over a static background. The
-class is the sprite's motion pattern only; its shape, colours, size, position
-and speed are drawn independently of the class, and the background is
-identical in every frame. A model can only classify these videos from
-motion, so a representation that leans on the background shows it at once.
+class is the sprite's motion pattern only; its position and speed are drawn
+independently of the class, and its look (shape, size, colours) is one of
+``APPEARANCES`` looks shared by all videos, so that the look alone does not
+tell two videos apart. The background is identical in every frame. A model
+can only classify these videos from motion, so a representation that leans
+on the background shows it at once.
 
 Usage::
 
@@ -45,9 +47,11 @@ true sprite mask of the video as a bool array of shape (T, H, W); it is all
 Backgrounds come from two disjoint pools. The seen pool holds one background
 per pretraining video, so pretraining backgrounds are all distinct. The
 labelled videos carry a scene bias, as real action datasets do: each class
-owns a few "scenes" of the seen pool (``scenes`` in ``SIZES``), and every
-probe, ``test_iid`` and ``test_bg_only`` video of the class is set in one of
-them. In these lists the background alone predicts the class. The unseen
+owns a few "scenes" of the seen pool (``scenes`` in ``SIZES``), and a
+probe, ``test_iid`` or ``test_bg_only`` video of the class is set in one of
+them with probability ``SCENE_BIAS`` (otherwise in a seen background that
+is no class's scene). In these lists the background partly predicts the
+class. The unseen
 pool holds one background per ``test_unseen_bg`` video, none of them used
 anywhere else, so there the background says nothing about the class.
 
@@ -101,7 +105,7 @@ LISTS = ('probe_train', 'probe_val', 'test_iid', 'test_static',
          'test_unseen_bg', 'test_bg_only', 'pretrain')
 # Random streams: one generator per (stream, index) pair. Appending keeps
 # the data of older streams unchanged.
-STREAMS = ('sources', 'seen_bg', 'unseen_bg') + LISTS
+STREAMS = ('sources', 'seen_bg', 'unseen_bg') + LISTS + ('appearance', )
 
 SPRITE_SIZE = (0.2, 0.35)  # diameter around the sprite, fraction of frame
 SPEED = (1.5, 3.0)  # translation, pixels per frame
@@ -112,6 +116,8 @@ PULSE = (0.25, 0.4)  # pulsation, relative change of scale
 SOURCE_FRAMES = 8  # frames decoded from each real source video
 SOURCE_SIDE = 256  # short side of the decoded source frames
 REAL_PROBABILITY = 0.5  # chance of a real background when sources exist
+APPEARANCES = 8  # sprite looks (shape, size, colours) shared by all videos
+SCENE_BIAS = 0.5  # chance that a labelled video is set in its class's scene
 
 
 class Trajectory(NamedTuple):
@@ -508,12 +514,15 @@ def _composite(background: np.ndarray, colours: np.ndarray, alpha: np.ndarray,
     return np.stack(frames), np.stack(masks)
 
 
-def _render_video(rng: np.random.Generator, label: int, background: np.ndarray,
+def _render_video(rng: np.random.Generator, look: np.random.Generator,
+                  label: int, background: np.ndarray,
                   num_frames: int) -> Tuple[np.ndarray, np.ndarray]:
-    """Render a random sprite moving with the motion of class ``label``.
+    """Render a sprite moving with the motion of class ``label``.
 
     Args:
-        rng (np.random.Generator): The video's generator.
+        rng (np.random.Generator): The video's generator (motion).
+        look (np.random.Generator): A fresh generator of the sprite's
+            appearance (shape, size and colours).
         label (int): Index of the class in ``CLASSES``.
         background (np.ndarray): RGB uint8 image of shape (H, W, 3).
         num_frames (int): Number of frames T.
@@ -523,8 +532,8 @@ def _render_video(rng: np.random.Generator, label: int, background: np.ndarray,
         and sprite masks, bool of shape (T, H, W).
     """
     size = background.shape[0]
-    radius = rng.uniform(*SPRITE_SIZE) * size / 2
-    colours, alpha = _make_sprite(rng, radius)
+    radius = look.uniform(*SPRITE_SIZE) * size / 2
+    colours, alpha = _make_sprite(look, radius)
     steps = np.arange(num_frames, dtype=np.float64)
     motion = MOTIONS[CLASSES[label]](rng, steps, radius, size)
     trajectory = motion._replace(angles=motion.angles + rng.uniform(0, 360))
@@ -609,13 +618,17 @@ def _make_sample(seed: int, list_name: str, index: int, num_frames: int,
         background = seen[index]
     elif list_name == 'test_unseen_bg':
         background = unseen[index]
-    else:
+    elif rng.random() < SCENE_BIAS:
         scene = int(rng.integers(scenes))
         background = seen[label + len(CLASSES) * scene]
+    else:  # a seen background that is no class's scene
+        first = len(CLASSES) * scenes
+        background = seen[int(rng.integers(first, len(seen)))]
     if list_name == 'test_bg_only':
         frames = np.repeat(background[None], num_frames, axis=0)
         return label, frames, np.zeros(frames.shape[:3], dtype=bool)
-    return (label, ) + _render_video(rng, label, background, num_frames)
+    look = _rng(seed, 'appearance', int(rng.integers(APPEARANCES)))
+    return (label, ) + _render_video(rng, look, label, background, num_frames)
 
 
 def _prepare_root(root: Path, overwrite: bool) -> bool:
