@@ -50,7 +50,9 @@ from mmaction.registry import MODELS  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-from projects.fame.evaluation import fit_linear_probe, knn_predict  # noqa
+from projects.fame.evaluation import fit_linear_probe  # noqa: E402
+from projects.fame.evaluation import knn_predict  # noqa: E402
+from projects.fame.evaluation import predict_features  # noqa: E402
 from projects.fame.ops import foreground_mask  # noqa: E402
 
 matplotlib.use('Agg')
@@ -150,10 +152,10 @@ def extract_features(model: torch.nn.Module, cfg: Config,
     model.eval()
     feats, labels = [], []
     for data in loader:
-        data = model.data_preprocessor(data, training=False)
-        feats.append(model(data['inputs'], mode='tensor'))
-        labels += [s.gt_labels.item.item() for s in data['data_samples']]
-    return torch.cat(feats).double(), torch.tensor(labels)
+        _, batch_feats, batch_labels = predict_features(model, data)
+        feats.append(batch_feats)
+        labels.append(batch_labels)
+    return torch.cat(feats).double(), torch.cat(labels)
 
 
 def read_out(model: torch.nn.Module, cfg: Config, lists: Dict[str, Path],

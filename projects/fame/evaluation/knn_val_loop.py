@@ -12,6 +12,26 @@ from torch.utils.data import DataLoader
 from .feature_classifiers import knn_predict
 
 
+@torch.no_grad()
+def predict_features(model: torch.nn.Module,
+                     data_batch: dict) -> Tuple[List, Tensor, Tensor]:
+    """Run ``model.val_step`` on a batch of labelled videos.
+
+    Args:
+        model (nn.Module): A model whose ``predict`` mode puts pooled
+            features in ``backbone_feat``, e.g. ``MoCoRecognizer``.
+        data_batch (dict): A batch from a dataloader.
+
+    Returns:
+        tuple[list, Tensor, Tensor]: The data samples, their features
+        (N, D) in float32 and their labels (N, ).
+    """
+    samples = model.val_step(data_batch)
+    feats = torch.stack([sample.backbone_feat for sample in samples])
+    labels = torch.cat([sample.gt_labels.item for sample in samples])
+    return samples, feats.float(), labels.to(feats.device)
+
+
 @LOOPS.register_module()
 class KNNValLoop(ValLoop):
     """Validation by a kNN vote on frozen backbone features.
@@ -56,20 +76,13 @@ class KNNValLoop(ValLoop):
         self.temperature = temperature
         self._bank: Tuple[Tensor, Tensor] = None
 
-    @torch.no_grad()
-    def _features(self, data_batch: dict) -> Tuple[List, Tensor, Tensor]:
-        """Data samples, features (N, D) and labels (N, ) of a batch."""
-        samples = self.runner.model.val_step(data_batch)
-        feats = torch.stack([sample.backbone_feat for sample in samples])
-        labels = torch.cat([sample.gt_labels.item for sample in samples])
-        return samples, feats.float(), labels.to(feats.device)
-
     def run(self) -> Dict[str, float]:
         """Read the bank, then validate."""
         self.runner.model.eval()
         feats, labels = [], []
         for data_batch in self.bank_dataloader:
-            _, batch_feats, batch_labels = self._features(data_batch)
+            _, batch_feats, batch_labels = predict_features(
+                self.runner.model, data_batch)
             feats.append(batch_feats)
             labels.append(batch_labels)
         self._bank = (torch.cat(all_gather(torch.cat(feats))),
@@ -84,7 +97,7 @@ class KNNValLoop(ValLoop):
         """Classify one batch by the kNN vote and pass it to the evaluator."""
         self.runner.call_hook(
             'before_val_iter', batch_idx=idx, data_batch=data_batch)
-        samples, feats, _ = self._features(data_batch)
+        samples, feats, _ = predict_features(self.runner.model, data_batch)
         bank_feats, bank_labels = self._bank
         num_classes = self.num_classes or int(bank_labels.max()) + 1
         scores = knn_predict(bank_feats, bank_labels, feats, num_classes,
