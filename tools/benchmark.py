@@ -150,6 +150,10 @@ HOST_READ_OPS = frozenset({
     'aten::histc', 'aten::repeat_interleave', 'aten::equal', 'aten::is_nonzero'
 })
 COPY_OPS = frozenset({'aten::_to_copy', 'aten::copy_', 'aten::lift_fresh'})
+# Fused optimizer steps: in place, with no meta kernel; on the meta device
+# they are counted as one device op that changes nothing.
+FUSED_OPTIMIZER_OPS = frozenset(
+    {'aten::_fused_sgd_', 'aten::_fused_adam_', 'aten::_fused_adamw_'})
 # kornia's helper that copies host tensors to a CUDA device with
 # non_blocking=True (and blocking to any other device, meta included).
 KORNIA_NON_BLOCKING = '_to_device_nonblocking'
@@ -728,7 +732,9 @@ class StepAudit(TorchDispatchMode):
     A host read of a meta scalar (``.item()``, ``if tensor``) is recorded
     and answered with a stand-in value (True, 1), so that the rest of the
     path is audited too; other host reads (``nonzero``, boolean indexing)
-    are recorded and then fail.
+    are recorded and then fail. A copy from the device to the host is
+    answered with ones; a blocking one is a host read, a non-blocking one
+    (read later, once the device is done) a device op.
     """
 
     def __init__(self) -> None:
@@ -755,6 +761,11 @@ class StepAudit(TorchDispatchMode):
                 dtype = args[0].dtype
                 return True if dtype == torch.bool else (
                     1.0 if dtype.is_floating_point else 1)
+        if on_device and name.split('.')[0] in FUSED_OPTIMIZER_OPS:
+            self.device_ops += 1
+            return None
+        if on_device and self._is_device_to_host(name, args, kwargs):
+            return self._device_to_host(name, args, kwargs)
         out = func(*args, **kwargs)
         if name in COPY_OPS and self._is_host_to_device(name, args, out):
             non_blocking = bool(
@@ -769,6 +780,32 @@ class StepAudit(TorchDispatchMode):
         else:
             self.host_ops += 1
         return out
+
+    @staticmethod
+    def _is_device_to_host(name: str, args: tuple, kwargs: dict) -> bool:
+        """Whether an op copies (meta) device data to the host."""
+        if name == 'aten::copy_':
+            return (args[0].device.type == 'cpu'
+                    and args[1].device.type == 'meta')
+        if name == 'aten::_to_copy':
+            device = kwargs.get('device')
+            return device is not None and torch.device(device).type == 'cpu'
+        return False
+
+    def _device_to_host(self, name: str, args: tuple, kwargs: dict) -> Tensor:
+        """Answer a copy of meta data to the host with ones."""
+        non_blocking = bool(
+            kwargs.get('non_blocking', False)
+            or (name == 'aten::copy_' and len(args) > 2 and args[2]))
+        if non_blocking:
+            self.device_ops += 1
+        else:
+            self.host_reads.append(f'{name} (blocking, to the host) at '
+                                   f'{_caller()}')
+        if name == 'aten::copy_':
+            return args[0].fill_(1)
+        return torch.ones(
+            args[0].shape, dtype=kwargs.get('dtype') or args[0].dtype)
 
     @staticmethod
     def _is_host_to_device(name: str, args: tuple, out: object) -> bool:
@@ -858,6 +895,9 @@ def run_audit(moco_cfg: dict, settings: Settings, progress: Progress) -> dict:
     optim_wrapper = build_optim_wrapper(
         model,
         Config.fromfile(SCHEDULE_CONFIG).optim_wrapper.to_dict())
+    # PyTorch refuses meta parameters in a fused optimizer (at its first
+    # step, once); the fused kernel itself is answered by StepAudit.
+    optim_wrapper.optimizer._need_device_dtype_check_for_fused = False
     batches = (settings.batch_size, 2 * settings.batch_size)
     stages: Dict[str, dict] = {}
     # A first untimed pass takes the one-off branches (the EMA's first

@@ -158,3 +158,36 @@ def test_amp_flag_picks_the_mixed_precision_twin(tmp_path):
                          str(tmp_path)]))
     assert cfg.optim_wrapper.type == 'SkipNonFiniteAmpOptimWrapper'
     assert cfg.optim_wrapper.loss_scale == 'dynamic'
+
+
+def test_fused_sgd_first_step_skipped_by_the_scaler():
+    """PyTorch's fused SGD leaves the momentum of a first step that the
+    scaler skips uninitialised; the wrapper gives it zeros, which the next
+    steps turn into the momentum of a plain SGD."""
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 2)
+    reference = copy.deepcopy(model)
+    with mock.patch.object(
+            amp_wrapper, 'is_cuda_available', return_value=True):
+        wrapper = SkipNonFiniteAmpOptimWrapper(
+            optimizer=torch.optim.SGD(
+                model.parameters(), lr=0.1, momentum=0.9, fused=True),
+            dtype='bfloat16')
+    wrapper.loss_scaler = torch.amp.GradScaler('cpu', init_scale=256.)
+    plain = torch.optim.SGD(reference.parameters(), lr=0.1, momentum=0.9)
+    x = torch.randn(4, 3)
+    weight = model.weight.detach().clone()
+    # Scaled gradients that overflow: the scaler skips the first step.
+    wrapper.update_params(model(x).mean() * 3e37)
+    assert torch.equal(model.weight, weight)
+    assert wrapper.loss_scaler.get_scale() == 128.
+    for param in model.parameters():
+        momentum = wrapper.optimizer.state[param]['momentum_buffer']
+        assert torch.equal(momentum, torch.zeros_like(param))
+    for step in range(3):
+        wrapper.update_params(model(x * step).pow(2).mean())
+        reference(x * step).pow(2).mean().backward()
+        plain.step()
+        plain.zero_grad()
+        for a, b in zip(model.parameters(), reference.parameters()):
+            torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7)

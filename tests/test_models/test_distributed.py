@@ -53,13 +53,26 @@ def _worker(rank: int, port: int, results: dict) -> None:
     weight = model.weight.detach().clone()
     loss = model(torch.ones(1, 2)).sum()
     wrapper.update_params(loss * float('nan') if rank else loss)
+    # The same with a fused SGD past its first step: the skip is decided
+    # on the device, the flag all-reduced there.
+    fused = torch.nn.Linear(2, 1)
+    fused_wrapper = SkipNonFiniteOptimWrapper(
+        optimizer=torch.optim.SGD(
+            fused.parameters(), lr=0.1, momentum=0.9, fused=True))
+    fused_wrapper.update_params(fused(torch.ones(1, 2)).sum())
+    assert fused_wrapper._can_skip_on_device()
+    fused_weight = fused.weight.detach().clone()
+    loss = fused(torch.ones(1, 2)).sum()
+    fused_wrapper.update_params(loss * float('nan') if rank else loss)
     results[rank] = dict(
         shuffled=shuffled,
         restored=restored,
         queue=head.queue.clone(),
         ptr=int(head.queue_ptr),
         nan_keys_skipped=nan_keys_skipped,
-        update_skipped=torch.equal(model.weight, weight))
+        update_skipped=torch.equal(model.weight, weight),
+        fused_update_skipped=torch.equal(fused.weight, fused_weight),
+        fused_skipped_steps=fused_wrapper.skipped_steps)
     dist.destroy_process_group()
 
 
@@ -93,6 +106,8 @@ def test_queue_and_shuffle_bn_across_processes():
     for rank in range(WORLD_SIZE):
         assert results[rank]['nan_keys_skipped']
         assert results[rank]['update_skipped']
+        assert results[rank]['fused_update_skipped']
+        assert results[rank]['fused_skipped_steps'] == 1
 
 
 # --------------------------------------------------------------------------

@@ -180,6 +180,26 @@ def test_audit_finds_host_reads_copies_and_loops(benchmark):
     assert sorted(info['non_blocking']
                   for info in audit.copies.values()) == [False, True]
 
+    # Copies to the host: a blocking one waits for the device, a
+    # non-blocking one does not; both are answered with ones.
+    with benchmark.StepAudit() as audit:
+        x = torch.empty(2, device=meta)
+        host = torch.zeros(2)
+        host.copy_(x, non_blocking=True)
+        blocking = x.cpu()
+    assert torch.equal(host, torch.ones(2))
+    assert torch.equal(blocking, torch.ones(2))
+    assert len(audit.host_reads) == 1
+    assert audit.host_reads[0].startswith('aten::_to_copy (blocking')
+    # A fused optimizer's kernel (no meta kernel) is one device op.
+    param = torch.nn.Parameter(torch.empty(3, device=meta))
+    param.grad = torch.empty(3, device=meta)
+    sgd = torch.optim.SGD([param], lr=0.1, momentum=0.9, fused=True)
+    sgd._need_device_dtype_check_for_fused = False
+    with benchmark.StepAudit() as audit:
+        sgd.step()
+    assert not audit.host_reads and audit.device_ops >= 1
+
 
 def test_cpu_step_peak_counts_bytes_held(benchmark):
     existing = torch.ones(1_000_000, dtype=torch.uint8)

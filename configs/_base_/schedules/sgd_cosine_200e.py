@@ -8,9 +8,12 @@ test_cfg = None
 
 # A step whose loss is not finite is skipped (with a warning) instead of
 # writing NaN into the weights; `--amp` makes it SkipNonFiniteAmpOptimWrapper.
+# The fused SGD (one kernel per step, CPU and CUDA) skips such a step on the
+# device: no host-device synchronisation per step.
 optim_wrapper = dict(
     type='SkipNonFiniteOptimWrapper',
-    optimizer=dict(type='SGD', lr=0.01, momentum=0.9, weight_decay=1e-4))
+    optimizer=dict(
+        type='SGD', lr=0.01, momentum=0.9, weight_decay=1e-4, fused=True))
 param_scheduler = [
     dict(type='CosineAnnealingLR', T_max=200, eta_min=0, by_epoch=True)
 ]

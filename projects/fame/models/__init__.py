@@ -2,9 +2,10 @@
 from .data_preprocessors import ContrastiveDataPreprocessor
 from .heads import MoCoHead
 from .recognizers import FrozenBackboneRecognizer3D, MoCoRecognizer
-from .utils import FAMEBlending
+from .utils import FAMEBlending, MomentumEncoder
 
 __all__ = [
     'ContrastiveDataPreprocessor', 'FAMEBlending',
-    'FrozenBackboneRecognizer3D', 'MoCoHead', 'MoCoRecognizer'
+    'FrozenBackboneRecognizer3D', 'MoCoHead', 'MoCoRecognizer',
+    'MomentumEncoder'
 ]

@@ -4,12 +4,12 @@ from typing import Dict, List, Optional, Sequence, Union
 import torch
 from mmaction.registry import MODELS
 from mmaction.utils import SampleList
-from mmengine.model import BaseModel, ExponentialMovingAverage
+from mmengine.model import BaseModel
 from torch import Tensor, nn
 
 from ..heads.moco_head import global_pool
-from ..utils import (ConfigError, batch_shuffle_ddp, batch_unshuffle_ddp,
-                     config_scope)
+from ..utils import (ConfigError, MomentumEncoder, batch_shuffle_ddp,
+                     batch_unshuffle_ddp, config_scope)
 
 
 def pooled_width(backbone: nn.Module) -> Optional[int]:
@@ -33,9 +33,9 @@ class MoCoRecognizer(BaseModel):
     MoCo v2 (`arXiv <https://arxiv.org/abs/2003.04297>`_) for video, with
     FAME (`CVPR 2022 <https://arxiv.org/abs/2109.15130>`_) in its data
     preprocessor. The query encoder is ``backbone`` followed by the head's
-    projector; the key encoder is their exponential moving average, updated
-    once per step before the keys are computed. The keys' BatchNorm is
-    shuffled across processes.
+    projector; the key encoder is their exponential moving average
+    (:class:`MomentumEncoder`), updated once per step before the keys are
+    computed. The keys' BatchNorm is shuffled across processes.
 
     Any MMAction2 3D backbone works unchanged (``ResNet2Plus1d``,
     ``ResNet3d``, ``ResNet3dSlowFast``); set the head's ``in_channels`` to its
@@ -73,10 +73,11 @@ class MoCoRecognizer(BaseModel):
             width = pooled_width(self.backbone)
             if width is not None:
                 self._check_width(width)
-        # MMEngine's EMA weighs the source by its ``momentum``: 1 - m. Its
-        # first update copies the query encoder, so the key encoder starts
-        # from the query's initialised weights.
-        self.key_encoder = ExponentialMovingAverage(
+        # MMEngine's EMA, without its host read per step, weighs the source
+        # by its ``momentum``: 1 - m. Its first update copies the query
+        # encoder, so the key encoder starts from the query's initialised
+        # weights.
+        self.key_encoder = MomentumEncoder(
             self._query_encoder(), momentum=1 - momentum)
 
     def _query_encoder(self) -> nn.Sequential:

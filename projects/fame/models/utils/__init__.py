@@ -1,10 +1,11 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 from .config_error import ConfigError, config_scope
 from .fame_blending import FAMEBlending
+from .momentum_encoder import MomentumEncoder
 from .precision import autocast_off
 from .shuffle_bn import batch_shuffle_ddp, batch_unshuffle_ddp
 
 __all__ = [
-    'ConfigError', 'FAMEBlending', 'autocast_off', 'batch_shuffle_ddp',
-    'batch_unshuffle_ddp', 'config_scope'
+    'ConfigError', 'FAMEBlending', 'MomentumEncoder', 'autocast_off',
+    'batch_shuffle_ddp', 'batch_unshuffle_ddp', 'config_scope'
 ]
