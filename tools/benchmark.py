@@ -23,10 +23,13 @@ sides alike.
    elementwise pass over the batch (``x.mul(1.0)``).
 3. ``data_pipeline``: clips per second of the two-view pretraining pipeline
    (the ``RepeatAugDataset(num_repeats=2)`` dataloader of
-   ``configs/_base_/datasets/kinetics400_two_view.py``) against the same
-   pipeline as a one-view supervised ``VideoDataset``, same videos, same
-   workers; and the same two datasets in this process, video by video.
-   Target: a two-view sample costs at most 1.3 x a one-view one.
+   ``configs/_base_/datasets/kinetics400_two_view.py``, whose
+   ``repeat_stack_collate`` stacks a batch's clips into one tensor in the
+   worker) against the same pipeline as a one-view supervised
+   ``VideoDataset`` with MMEngine's default ``pseudo_collate`` (a list of
+   clips), same videos, same workers; and the same two datasets in this
+   process, video by video. Target: a two-view sample costs at most 1.3 x
+   a one-view one.
 4. ``step_cost``: one MoCo + FAME step against one supervised
    ``Recognizer3D`` step (same backbone, batch, input). Floor 8/3: two
    forward + backward passes and two key forward passes against one
@@ -112,7 +115,7 @@ from mmengine.config import Config  # noqa: E402
 from mmengine.dataset import pseudo_collate  # noqa: E402
 from mmengine.logging import MMLogger  # noqa: E402
 from mmengine.optim import build_optim_wrapper  # noqa: E402
-from mmengine.registry import init_default_scope  # noqa: E402
+from mmengine.registry import FUNCTIONS, init_default_scope  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 from torch import Tensor, nn  # noqa: E402
 from torch.utils._python_dispatch import TorchDispatchMode  # noqa: E402
@@ -484,17 +487,26 @@ def per_sample_costs(settings: Settings, root: str,
         meets_target=cost <= TARGETS['two_view_cost'])
 
 
+def two_view_collate() -> Callable[[Sequence], dict]:
+    """The collate function of the shipped two-view dataloader."""
+    collate = Config.fromfile(DATA_CONFIG).train_dataloader.collate_fn
+    return FUNCTIONS.get(collate['type'])
+
+
 def first_batches(settings: Settings, root: str,
                   num_videos: int) -> Tuple[dict, dict]:
-    """A two-view and a one-view batch of the same first videos."""
+    """A two-view and a one-view batch of the same first videos.
+
+    Each is collated as its dataloader does: the two-view batch with the
+    shipped collate function, the one-view batch with ``pseudo_collate``.
+    """
     two = DATASETS.build(
         dataloader_config(settings, root, True, 0, num_videos,
                           False)['dataset'])
     one = DATASETS.build(
         dataloader_config(settings, root, False, 0, num_videos,
                           False)['dataset'])
-    two_view = pseudo_collate(
-        [clip for i in range(num_videos) for clip in two[i]])
+    two_view = two_view_collate()([two[i] for i in range(num_videos)])
     one_view = pseudo_collate([one[i] for i in range(num_videos)])
     return two_view, one_view
 
@@ -843,12 +855,11 @@ def meta_autocast() -> Iterator[None]:
 def fake_two_view_batch(settings: Settings, num_videos: int) -> dict:
     """Host uint8 clips and data samples as the two-view dataloader gives."""
     shape = (1, 3, settings.clip_len, settings.crop_size, settings.crop_size)
-    return dict(
-        inputs=[
-            torch.zeros(shape, dtype=torch.uint8)
-            for _ in range(2 * num_videos)
-        ],
-        data_samples=[ActionDataSample() for _ in range(2 * num_videos)])
+    return two_view_collate()([[
+        dict(
+            inputs=torch.zeros(shape, dtype=torch.uint8),
+            data_samples=ActionDataSample()) for _ in range(2)
+    ] for _ in range(num_videos)])
 
 
 def audit_stages(model: nn.Module, optim_wrapper: object, settings: Settings,
@@ -1192,7 +1203,8 @@ def run(args: argparse.Namespace, tmp_dir: str) -> dict:
     preprocessor = moco.data_preprocessor
 
     # View 1 and view 2 of the batch in [0, 1], as FAME sees them.
-    clips = torch.stack(sub_batch(two_view, 2 * batch)['inputs']).to(device)
+    clips = torch.stack(list(sub_batch(two_view,
+                                       2 * batch)['inputs'])).to(device)
     views = clips.view(batch, 2, *clips.shape[2:]).float().div_(255)
     view1, view2 = views.unbind(1)
     both_views = torch.cat([view1, view2])

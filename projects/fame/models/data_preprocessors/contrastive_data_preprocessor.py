@@ -1,5 +1,5 @@
 # Copyright (c) OpenMMLab. All rights reserved.
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple, Union
 
 import kornia.augmentation as K
 import torch
@@ -104,8 +104,11 @@ class ContrastiveDataPreprocessor(ActionDataPreprocessor):
         """Preprocess a batch; two augmented views in training.
 
         Args:
-            data (dict): ``inputs`` (list of uint8 clips of shape
-                (1, 3, T, H, W)) and ``data_samples`` from the dataloader.
+            data (dict): ``inputs`` and ``data_samples`` from the dataloader.
+                ``inputs`` is a list of uint8 clips of shape (1, 3, T, H, W)
+                (``repeat_pseudo_collate``, ``pseudo_collate``) or the same
+                clips stacked into one tensor of shape (M, 1, 3, T, H, W)
+                (``repeat_stack_collate``); both give the same output.
             training (bool): Whether this is a training step.
 
         Returns:
@@ -115,6 +118,11 @@ class ContrastiveDataPreprocessor(ActionDataPreprocessor):
             ``ActionDataPreprocessor``.
         """
         if not training:
+            if isinstance(data, dict) and isinstance(
+                    data.get('inputs'), Tensor):
+                # ActionDataPreprocessor stacks a list of clips: give it the
+                # stacked clips' items, the list they were stacked from.
+                data = {**data, 'inputs': list(data['inputs'])}
             return super().forward(data, training)
         data = self.cast_data(data)
         # MMEngine runs the preprocessor inside the --amp autocast region;
@@ -126,7 +134,9 @@ class ContrastiveDataPreprocessor(ActionDataPreprocessor):
         """Merge, augment and normalise the two views of a cast batch."""
         views, data_samples = self._split_views(data['inputs'],
                                                 data['data_samples'])
-        view1, view2 = views.float().div_(255).unbind(1)
+        # A copy even for float32 inputs: stacked inputs on the device are
+        # the caller's tensor, which the in-place division must not change.
+        view1, view2 = views.to(torch.float32, copy=True).div_(255).unbind(1)
         if self.fame is not None:
             view1 = self.fame.merge(
                 view1,
@@ -139,17 +149,39 @@ class ContrastiveDataPreprocessor(ActionDataPreprocessor):
             data_samples=data_samples)
 
     @staticmethod
-    def _split_views(inputs: Sequence[Tensor],
+    def _split_views(inputs: Union[Tensor, Sequence[Tensor]],
                      data_samples: list) -> Tuple[Tensor, list]:
-        """Stack consecutive clip pairs into (N, 2, 3, T, H, W)."""
-        shapes = {tuple(clip.shape) for clip in inputs}
-        if len(inputs) % 2 or len(shapes) != 1 or inputs[0].shape[0] != 1:
+        """Consecutive clip pairs as (N, 2, 3, T, H, W).
+
+        Args:
+            inputs (Tensor | Sequence[Tensor]): 2N clips of shape
+                (1, 3, T, H, W), as a list or stacked into one tensor of
+                shape (2N, 1, 3, T, H, W).
+            data_samples (list): The 2N data samples.
+
+        Returns:
+            tuple[Tensor, list]: The clips (a view of contiguous stacked
+            inputs, a new tensor for a list) and the data samples of the
+            first views.
+        """
+        if isinstance(inputs, Tensor):
+            clips = inputs
+            num_clips = inputs.shape[0] if inputs.dim() else 0
+            shapes = {tuple(inputs.shape[1:])}
+        else:
+            clips, num_clips = None, len(inputs)
+            shapes = {tuple(clip.shape) for clip in inputs}
+        clip_shape = next(iter(shapes), ())
+        if (len(shapes) != 1 or len(clip_shape) != 5 or clip_shape[0] != 1
+                or num_clips % 2):
             raise ValueError(
                 'ContrastiveDataPreprocessor expects two clips of the same '
                 'shape per video, one clip each, as produced by '
                 'RepeatAugDataset(num_repeats=2) with SampleFrames('
-                f'num_clips=1); got {len(inputs)} clips of shapes {shapes}')
-        views = torch.stack(list(inputs)).view(-1, 2, *inputs[0].shape[1:])
+                f'num_clips=1); got {num_clips} clips of shapes {shapes}')
+        if clips is None:
+            clips = torch.stack(list(inputs))
+        views = clips.reshape(-1, 2, *clip_shape[1:])
         return views, data_samples[0::2]
 
     @staticmethod
