@@ -14,9 +14,12 @@ then read out with a linear probe and a kNN vote on every test list:
 - ``test_bg_only``: a class's scenes without any sprite (chance for a model
   that ignores the background).
 
-A randomly initialised backbone is read out the same way as a reference. The
-tool also scores FAME's masks against the true sprite masks of the
-pretraining videos, in both hue modes.
+Two references are read out the same way: a randomly initialised backbone
+(floor), and the backbone trained with the motion labels of the pretraining
+videos (``configs/fame_r2plus1d_tiny_motion_supervised.py``, same clips,
+optimizer and schedule): the ceiling of what this backbone learns about
+motion in this budget. The tool also scores FAME's masks against the true
+sprite masks of the pretraining videos, in both hue modes.
 
 Usage::
 
@@ -60,8 +63,16 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 CONFIGS = dict(
     moco=ROOT / 'configs' / 'fame_r2plus1d_tiny_motion_moco.py',
-    fame=ROOT / 'configs' / 'fame_r2plus1d_tiny_motion.py')
-REFERENCE = 'random_init'  # an untrained backbone, read out the same way
+    fame=ROOT / 'configs' / 'fame_r2plus1d_tiny_motion.py',
+    supervised=ROOT / 'configs' / 'fame_r2plus1d_tiny_motion_supervised.py')
+# Pretrained and compared; then the references: an untrained backbone and
+# one trained with the labels, read out the same way.
+METHODS = ('moco', 'fame', 'random_init', 'supervised')
+NAMES = dict(
+    moco='MoCo',
+    fame='MoCo + FAME',
+    random_init='random init (reference)',
+    supervised='supervised (reference)')
 TEST_LISTS = ('test_iid', 'test_unseen_bg', 'test_static', 'test_bg_only')
 PROTOCOLS = ('linear', 'knn')
 HUE_MODES = ('turns', 'radians')
@@ -92,7 +103,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         '--cfg-options',
         nargs='+',
         action=DictAction,
-        help='override keys of both pretraining configs, e.g. '
+        help='override keys of the three training configs, e.g. '
         'train_cfg.max_epochs=2')
     return parser.parse_args(argv)
 
@@ -124,8 +135,13 @@ def load_config(method: str, root: Path, work_dir: Path, seed: int,
                 overrides: Optional[dict]) -> Config:
     """The pretraining config of a method, pointed at the dataset."""
     cfg = Config.fromfile(str(CONFIGS[method]))
-    cfg.merge_from_dict(
-        dict(cfg_options(str(root)), **{'randomness.seed': seed}))
+    # The supervised config has no kNN monitor to point at the probe lists.
+    paths = {
+        key: value
+        for key, value in cfg_options(str(root)).items()
+        if cfg.get(key.split('.')[0]) is not None
+    }
+    cfg.merge_from_dict(dict(paths, **{'randomness.seed': seed}))
     if overrides:
         cfg.merge_from_dict(overrides)
     cfg.work_dir = str(work_dir / method / f'seed{seed}')
@@ -285,16 +301,11 @@ def summarise(per_seed: Dict[str, List[dict]]) -> dict:
 
 def write_markdown(results: dict, path: Path) -> None:
     """Write the results as markdown tables."""
-    names = {
-        'moco': 'MoCo',
-        'fame': 'MoCo + FAME',
-        REFERENCE: 'random init (reference)'
-    }
     lines = [
         '| method | read-out | ' + ' | '.join(TEST_LISTS) + ' |',
         '|---|---|' + '---:|' * len(TEST_LISTS)
     ]
-    for method in ('moco', 'fame', REFERENCE):
+    for method in METHODS:
         for protocol in PROTOCOLS:
             cells = []
             for name in TEST_LISTS:
@@ -303,7 +314,7 @@ def write_markdown(results: dict, path: Path) -> None:
                 if len(seeds) > 1:
                     cell += f' ± {np.std(seeds, ddof=1):.1f}'
                 cells.append(cell)
-            lines.append(f'| {names[method]} | {protocol} | ' +
+            lines.append(f'| {NAMES[method]} | {protocol} | ' +
                          ' | '.join(cells) + ' |')
     lines.append('| FAME - MoCo | linear | ' + ' | '.join(
         f'{m["mean"]:+.1f} ± {m["std"]:.1f}'
@@ -333,17 +344,16 @@ def write_markdown(results: dict, path: Path) -> None:
 
 def write_chart(results: dict, path: Path) -> None:
     """Bar chart of both read-outs, with the seeds as dots."""
-    methods = ('moco', 'fame', REFERENCE)
-    colours = ('tab:gray', 'tab:red', 'tab:blue')
-    labels = ('MoCo', 'MoCo + FAME', 'random init')
+    colours = ('tab:gray', 'tab:red', 'tab:blue', 'tab:green')
+    labels = ('MoCo', 'MoCo + FAME', 'random init', 'supervised')
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
     x = np.arange(len(TEST_LISTS))
-    width = 0.27
+    width = 0.2
     for ax, protocol in zip(axes, PROTOCOLS):
-        for i, method in enumerate(methods):
+        for i, method in enumerate(METHODS):
             seeds = results[method][protocol]['per_seed']
             means = [np.mean(seeds[name]) for name in TEST_LISTS]
-            offset = (i - 1) * width
+            offset = (i - 1.5) * width
             ax.bar(x + offset, means, width, color=colours[i], label=labels[i])
             for j, name in enumerate(TEST_LISTS):
                 ax.plot(
@@ -370,14 +380,17 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     classes = (root / 'classes.txt').read_text().split()
     work_dir.mkdir(parents=True, exist_ok=True)
 
-    per_seed: Dict[str, List[dict]] = {m: [] for m in (*CONFIGS, REFERENCE)}
+    per_seed: Dict[str, List[dict]] = {m: [] for m in METHODS}
     stages = len(args.seeds) * len(per_seed)
     stage = 0
     for seed in args.seeds:
         for method in per_seed:
             stage += 1
-            cfg = load_config('fame' if method == REFERENCE else method, root,
-                              work_dir, seed, args.cfg_options)
+            # The references are read out through the FAME config's
+            # model and pipeline.
+            cfg = load_config(
+                method if method in ('moco', 'fame') else 'fame', root,
+                work_dir, seed, args.cfg_options)
             # A finished run's scores are kept: a rerun after an
             # interruption skips it.
             done = work_dir / method / f'seed{seed}' / 'readout.json'
@@ -386,9 +399,19 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
                       f'before, read from {done}')
                 per_seed[method].append(json.loads(done.read_text()))
                 continue
-            if method == REFERENCE:
+            if method == 'random_init':
                 torch.manual_seed(seed)
                 model = MODELS.build(cfg.model)
+            elif method == 'supervised':
+                print(
+                    f'\n[{stage}/{stages}] seed {seed}, {method}: training '
+                    'with the labels',
+                    flush=True)
+                trained = Runner.from_cfg(
+                    load_config(method, root, work_dir, seed,
+                                args.cfg_options)).train()
+                model = MODELS.build(cfg.model)
+                model.backbone.load_state_dict(trained.backbone.state_dict())
             else:
                 print(
                     f'\n[{stage}/{stages}] seed {seed}, {method}: '
@@ -407,6 +430,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     print('\nScoring FAME masks against the true sprite masks', flush=True)
     results = summarise(per_seed)
     results['chance'] = 100 / len(classes)
+    cfg = load_config('fame', root, work_dir, args.seeds[0], args.cfg_options)
     beta = args.beta or cfg.model.data_preprocessor.fame.get('beta', 0.5)
     results['mask_quality'] = mask_quality(root, cfg, beta)
     results['settings'] = dict(

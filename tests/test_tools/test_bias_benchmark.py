@@ -40,7 +40,7 @@ def test_results_hold_every_metric(run):
     saved = json.loads((work_dir / 'results.json').read_text())
     assert saved == json.loads(json.dumps(results))
     assert saved['chance'] == 12.5
-    for method in ('moco', 'fame', 'random_init'):
+    for method in ('moco', 'fame', 'random_init', 'supervised'):
         for protocol in ('linear', 'knn'):
             scores = saved[method][protocol]
             for name in TEST_LISTS:
@@ -54,7 +54,7 @@ def test_results_hold_every_metric(run):
     assert saved['settings']['seeds'] == [0]
     assert saved['settings']['counts']['pretrain'] == 16
     # the pretraining runs wrote their checkpoints
-    for method in ('moco', 'fame'):
+    for method in ('moco', 'fame', 'supervised'):
         assert (work_dir / method / 'seed0' / 'epoch_1.pth').is_file()
 
 
@@ -72,6 +72,7 @@ def test_table_and_chart(run):
     work_dir = run[2]
     table = (work_dir / 'results.md').read_text()
     for row in ('| MoCo | linear |', '| MoCo + FAME | knn |',
+                '| supervised (reference) | linear |',
                 '| FAME - MoCo | linear |', '| turns |', '| radians |'):
         assert row in table
     assert 'python tools/bias_benchmark.py' in table
