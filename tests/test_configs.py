@@ -52,3 +52,26 @@ def test_baseline_differs_only_by_fame_switch(path):
     assert baseline['model']['data_preprocessor']['fame'].pop('prob') == 0.
     assert fame['model']['data_preprocessor']['fame'].pop('prob') == 1.
     assert baseline == fame
+
+
+def test_bias_benchmark_supervised_reference():
+    """Same backbone, clips and budget as the tiny pretraining; no flip."""
+    tiny = Config.fromfile(str(CONFIG_DIR / 'fame_r2plus1d_tiny_motion.py'))
+    cfg = Config.fromfile(
+        str(CONFIG_DIR / 'bias_benchmark' /
+            'r2plus1d_tiny_motion_supervised.py'))
+    init_default_scope(cfg.default_scope)
+    model = MODELS.build(cfg.model)
+    assert type(model).__name__ == 'Recognizer3D'
+    assert cfg.model.backbone == tiny.model.backbone
+    assert model.cls_head.num_classes == 8
+    assert cfg.model.cls_head.in_channels == tiny.model.head.in_channels
+    types = [step['type'] for step in cfg.train_dataloader.dataset.pipeline]
+    assert types == [
+        step['type'] for step in tiny.train_pipeline if step['type'] != 'Flip'
+    ]
+    Compose(cfg.train_dataloader.dataset.pipeline)
+    assert cfg.optim_wrapper.optimizer == tiny.optim_wrapper.optimizer
+    assert cfg.param_scheduler == tiny.param_scheduler
+    assert cfg.train_cfg == tiny.train_cfg
+    assert cfg.randomness == tiny.randomness

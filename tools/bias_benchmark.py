@@ -16,9 +16,9 @@ then read out with a linear probe and a kNN vote on every test list:
 
 Two references are read out the same way: a randomly initialised backbone
 (floor), and the backbone trained with the motion labels of the pretraining
-videos (``configs/fame_r2plus1d_tiny_motion_supervised.py``, same clips,
-optimizer and schedule): the ceiling of what this backbone learns about
-motion in this budget. The tool also scores FAME's masks against the true
+videos (``configs/bias_benchmark/r2plus1d_tiny_motion_supervised.py``: same
+clips, optimizer and schedule), the ceiling of what this backbone learns
+about motion in this budget. The tool also scores FAME's masks against the true
 sprite masks of the pretraining videos, in both hue modes.
 
 Usage::
@@ -64,7 +64,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 CONFIGS = dict(
     moco=ROOT / 'configs' / 'fame_r2plus1d_tiny_motion_moco.py',
     fame=ROOT / 'configs' / 'fame_r2plus1d_tiny_motion.py',
-    supervised=ROOT / 'configs' / 'fame_r2plus1d_tiny_motion_supervised.py')
+    supervised=ROOT / 'configs' / 'bias_benchmark' /
+    'r2plus1d_tiny_motion_supervised.py')
 # Pretrained and compared; then the references: an untrained backbone and
 # one trained with the labels, read out the same way.
 METHODS = ('moco', 'fame', 'random_init', 'supervised')

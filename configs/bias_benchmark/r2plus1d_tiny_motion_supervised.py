@@ -7,7 +7,7 @@
 # how much of the motion classes this backbone can learn in this budget
 # when it is told them: a ceiling for what pretraining can put in the
 # features.
-_base_ = ['./fame_r2plus1d_tiny_motion.py']
+_base_ = ['../fame_r2plus1d_tiny_motion.py']
 
 model = dict(
     _delete_=True,
