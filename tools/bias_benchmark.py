@@ -18,8 +18,8 @@ Two references are read out the same way: a randomly initialised backbone
 (floor), and the backbone trained with the motion labels of the pretraining
 videos (``configs/bias_benchmark/r2plus1d_tiny_motion_supervised.py``: same
 clips, optimizer and schedule), the ceiling of what this backbone learns
-about motion in this budget. The tool also scores FAME's masks against the true
-sprite masks of the pretraining videos, in both hue modes.
+about motion in this budget. The tool also scores FAME's masks against the
+true sprite masks of the pretraining videos, in both hue modes.
 
 Usage::
 
@@ -134,7 +134,7 @@ def prepare_dataset(root: Path, size: str) -> Dict[str, Path]:
 
 def load_config(method: str, root: Path, work_dir: Path, seed: int,
                 overrides: Optional[dict]) -> Config:
-    """The pretraining config of a method, pointed at the dataset."""
+    """The training config of a method, pointed at the dataset."""
     cfg = Config.fromfile(str(CONFIGS[method]))
     # The supervised config has no kNN monitor to point at the probe lists.
     paths = {
