@@ -33,7 +33,10 @@ train_pipeline = [
         area_range=(0.2, 1.0),
         aspect_ratio_range=(3 / 4, 4 / 3)),
     dict(type='Resize', scale=(crop_size, crop_size), keep_ratio=False),
-    dict(type='Flip', flip_ratio=0.5),
+    # No flip, unlike the paper: the motion classes come in mirror pairs
+    # (translate left/right, rotate clockwise/counterclockwise), and a view
+    # flipped against the other would teach the encoder not to tell them
+    # apart.
     dict(type='FormatShape', input_format='NCTHW'),
     dict(type='PackActionInputs')
 ]
@@ -48,10 +51,15 @@ train_dataloader = dict(
         pipeline=train_pipeline))
 
 train_cfg = dict(max_epochs=10, val_interval=5)
-optim_wrapper = dict(optimizer=dict(lr=0.05))
-param_scheduler = [
-    dict(type='CosineAnnealingLR', T_max=10, eta_min=0, by_epoch=True)
-]
+# 250 steps: AdamW at a constant lr. The same backbone trained with the
+# motion labels (configs/bias_benchmark/) stays at chance for these 250
+# steps with SGD (lr 0.05, momentum 0.9), and with AdamW under a cosine
+# decay, which shrinks the lr before the loss has left its plateau; with
+# AdamW at a constant 1e-3 it reaches 71 % on unseen backgrounds.
+optim_wrapper = dict(
+    optimizer=dict(
+        _delete_=True, type='AdamW', lr=1e-3, weight_decay=1e-4, fused=True))
+param_scheduler = []
 auto_scale_lr = dict(base_batch_size=16)
 
 default_hooks = dict(logger=dict(interval=5))

@@ -1,9 +1,7 @@
 # Supervised reference of the bias benchmark (tools/bias_benchmark.py): the
 # backbone of fame_r2plus1d_tiny_motion.py trained on the motion labels of
 # the pretraining videos (their own backgrounds, so no scene bias), with the
-# same clips, crops, optimizer and schedule, one view per video, but no
-# flip: a mirrored clip would carry the label of its mirror class
-# (translate_left/right, rotate_clockwise/counterclockwise). It shows
+# same clips, crops, optimizer and schedule, one view per video. It shows
 # how much of the motion classes this backbone can learn in this budget
 # when it is told them: a ceiling for what pretraining can put in the
 # features.
@@ -25,9 +23,6 @@ model = dict(
         std=[58.14765, 56.46975, 55.332195],
         format_shape='NCTHW'))
 
-train_pipeline = [
-    step for step in _base_.train_pipeline if step['type'] != 'Flip'
-]
 train_dataloader = dict(
     sampler=dict(type='DefaultSampler', shuffle=True),
     collate_fn=dict(_delete_=True, type='pseudo_collate'),
@@ -36,7 +31,7 @@ train_dataloader = dict(
         type='VideoDataset',
         ann_file=_base_.train_dataloader.dataset.ann_file,
         data_prefix=_base_.train_dataloader.dataset.data_prefix,
-        pipeline=train_pipeline))
+        pipeline=_base_.train_pipeline))
 optim_wrapper = dict(type='OptimWrapper')
 custom_hooks = []  # the pretraining checks do not apply
 

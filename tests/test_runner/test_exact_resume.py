@@ -45,6 +45,10 @@ def make_cfg(data_root: Path, work_dir: Path) -> Config:
                                 max_keep_ckpts=-1)),
             randomness=dict(seed=None),
             log_level='WARNING'))
+    # A scheduler whose state must survive the resume too.
+    cfg.param_scheduler = [
+        dict(type='CosineAnnealingLR', T_max=EPOCHS, by_epoch=True)
+    ]
     return cfg
 
 
@@ -73,15 +77,16 @@ def test_resumed_run_equals_the_straight_run(tiny_motion, tmp_path):
     for name, value in expected.items():
         assert torch.equal(state[name], value), name
     assert int(state['head.queue_ptr']) == (total * 2 * BATCH) % 64
-    # Optimizer: momentum buffers and learning rate; and the scheduler.
+    # Optimizer: its state and learning rate; and the scheduler.
     expected = straight.optim_wrapper.state_dict()
     state = resumed.optim_wrapper.state_dict()
     assert expected['param_groups'] == state['param_groups']
     assert len(state['state']) == len(list(resumed.model.parameters())) - \
         len(list(resumed.model.key_encoder.parameters()))
     for key, value in expected['state'].items():
-        assert torch.equal(state['state'][key]['momentum_buffer'],
-                           value['momentum_buffer']), key
+        assert set(state['state'][key]) == set(value), key  # AdamW's moments
+        for name, tensor in value.items():
+            assert torch.equal(state['state'][key][name], tensor), (key, name)
     assert straight.optim_wrapper.get_lr() == resumed.optim_wrapper.get_lr()
     assert [s.state_dict() for s in straight.param_schedulers] == \
         [s.state_dict() for s in resumed.param_schedulers]
