@@ -1,5 +1,5 @@
 # Copyright (c) OpenMMLab. All rights reserved.
-from typing import Dict, Sequence, Union
+from typing import Callable, Dict, Iterable, Optional, Sequence, Union
 
 import torch
 import torch.nn.functional as F
@@ -137,31 +137,46 @@ class MoCoHead(BaseModule):
         self.queue_ptr.copy_(
             (self.queue_ptr + finite * keys.shape[0]) % queue_len)
 
-    def loss(self, queries: Sequence[Tensor],
-             keys: Sequence[Tensor]) -> Dict[str, Tensor]:
+    def loss(
+        self,
+        queries: Iterable[Tensor],
+        keys: Sequence[Tensor],
+        settle_first: Optional[Callable[[Tensor], Tensor]] = None
+    ) -> Dict[str, Tensor]:
         """Symmetric InfoNCE of two views, then enqueue both key batches.
 
         Args:
-            queries (Sequence[Tensor]): Queries of view 1 and view 2, each of
-                shape (N, D).
+            queries (Iterable[Tensor]): Queries of view 1 and view 2, each of
+                shape (N, D). May be a generator: the query of view 2 is
+                drawn after the loss of view 1's query is computed.
             keys (Sequence[Tensor]): Keys of view 1 and view 2, each (N, D).
+            settle_first (Callable, optional): Applied to the loss of view
+                1's query (view 1 against the key of view 2) before the
+                query of view 2 is drawn; it returns the loss term to use
+                (the recognizer backpropagates it there with
+                :func:`early_backward`). Defaults to None.
 
         Returns:
             dict[str, Tensor]: ``loss_contrast`` (mean of both directions)
             and ``top1_acc`` (how often the positive wins, in [0, 1]).
         """
-        (q1, q2), (k1, k2) = queries, keys
+        key1, key2 = keys
         # A copy: the backward pass needs the queue as it was, after the
         # in-place enqueue below.
         queue = self.queue.clone()
-        logits = torch.cat(
-            [self.logits(q1, k2, queue),
-             self.logits(q2, k1, queue)])  # 2Nx(1+K)
-        labels = torch.zeros(
-            logits.shape[0], dtype=torch.long, device=logits.device)
-        # Both directions have the same size: the mean over the stacked
-        # batch is the mean of the two directional losses.
-        loss = self.loss_cls(logits, labels)
-        top1 = (logits.argmax(1) == 0).float().mean()
-        self.enqueue(torch.cat([k2, k1]))
-        return dict(loss_contrast=loss, top1_acc=top1)
+        losses, top1 = [], []
+        for query, key in zip(queries, (key2, key1)):
+            logits = self.logits(query, key, queue)  # Nx(1+K)
+            labels = torch.zeros(
+                logits.shape[0], dtype=torch.long, device=logits.device)
+            loss = self.loss_cls(logits, labels)
+            if settle_first is not None and not losses:
+                loss = settle_first(loss)
+            losses.append(loss)
+            top1.append((logits.detach().argmax(1) == 0).float().mean())
+        self.enqueue(torch.cat([key2, key1]))
+        # Both directions have the same batch size: these are the means over
+        # the 2N queries.
+        return dict(
+            loss_contrast=(losses[0] + losses[1]) / 2,
+            top1_acc=(top1[0] + top1[1]) / 2)

@@ -1,4 +1,5 @@
 # Copyright (c) OpenMMLab. All rights reserved.
+from functools import partial
 from typing import Dict, List, Optional, Sequence, Union
 
 import torch
@@ -9,7 +10,7 @@ from torch import Tensor, nn
 
 from ..heads.moco_head import global_pool
 from ..utils import (ConfigError, MomentumEncoder, batch_shuffle_ddp,
-                     batch_unshuffle_ddp, config_scope)
+                     batch_unshuffle_ddp, config_scope, early_backward)
 
 
 def pooled_width(backbone: nn.Module) -> Optional[int]:
@@ -46,6 +47,14 @@ class MoCoRecognizer(BaseModel):
         head (dict): :class:`MoCoHead` config.
         momentum (float): Key encoder momentum ``m`` of the paper:
             ``key = m * key + (1 - m) * query``. Defaults to 0.999.
+        per_direction_backward (bool): Backpropagate the first direction of
+            the symmetric loss as soon as it is computed
+            (:func:`early_backward`), before the second view's query pass.
+            The same gradients, with half the activation memory of a step
+            that keeps both query passes' graphs until the optimizer
+            wrapper's backward pass, and faster on the CPU (see
+            ``docs/benchmark.md``). Off under float16 autocast. Defaults to
+            True.
         data_preprocessor (dict, optional): Data preprocessor config.
             Defaults to ``dict(type='ContrastiveDataPreprocessor')``.
         init_cfg (dict, optional): Initialisation config. Defaults to None.
@@ -55,6 +64,7 @@ class MoCoRecognizer(BaseModel):
                  backbone: dict,
                  head: dict,
                  momentum: float = 0.999,
+                 per_direction_backward: bool = True,
                  data_preprocessor: Optional[dict] = dict(
                      type='ContrastiveDataPreprocessor'),
                  init_cfg: Optional[dict] = None) -> None:
@@ -67,6 +77,7 @@ class MoCoRecognizer(BaseModel):
             if not 0 < momentum < 1:
                 raise ConfigError('momentum',
                                   f'must be in (0, 1), got {momentum}')
+            self.per_direction_backward = per_direction_backward
             self.backbone = MODELS.build(backbone)
             with config_scope('head'):
                 self.head = MODELS.build(head)
@@ -92,21 +103,27 @@ class MoCoRecognizer(BaseModel):
                 f'is {self.head.in_channels}, but the backbone gives '
                 f'{width}-d pooled features: set it to {width}')
 
-    def encode_query(self, clips: Tensor) -> Tensor:
-        """Unit-norm query embeddings (N, D) of (N, C, T, H, W) clips."""
-        feats = self.backbone(clips)
+    def _embed(self, encoder: nn.Sequential, clips: Tensor) -> Tensor:
+        """Embeddings (N, D) of clips by a (backbone, projector) encoder."""
+        backbone, projector = encoder
+        feats = backbone(clips)
         pathways = (feats, ) if isinstance(feats, Tensor) else feats
         width = sum(f.shape[1] for f in pathways)  # channels, once pooled
         if width != self.head.in_channels:
             with config_scope('model'):
                 self._check_width(width)
-        return self.head.projector(feats)
+        return projector(feats)
+
+    def encode_query(self, clips: Tensor) -> Tensor:
+        """Unit-norm query embeddings (N, D) of (N, C, T, H, W) clips."""
+        return self._embed(self._query_encoder(), clips)
 
     @torch.no_grad()
     def encode_key(self, clips: Tensor) -> Tensor:
         """Unit-norm key embeddings (N, D), with shuffle BN, no gradient."""
         clips, unshuffle = batch_shuffle_ddp(clips)
-        return batch_unshuffle_ddp(self.key_encoder(clips), unshuffle)
+        keys = self._embed(self.key_encoder.module, clips)
+        return batch_unshuffle_ddp(keys, unshuffle)
 
     def extract_feat(self, inputs: Tensor) -> Tensor:
         """Pooled backbone features, averaged over the clips of a video.
@@ -136,9 +153,30 @@ class MoCoRecognizer(BaseModel):
         """
         view1, view2 = inputs
         self.key_encoder.update_parameters(self._query_encoder())
-        queries = (self.encode_query(view1), self.encode_query(view2))
         keys = (self.encode_key(view1), self.encode_key(view2))
-        return self.head.loss(queries, keys)
+        # Lazy: the head draws each query after the loss of the one before.
+        queries = map(self.encode_query, (view1, view2))
+        settle_first = None
+        if self._backward_per_direction(view1):
+            # The first direction's graph is freed before the second query
+            # pass, so that one query pass's activations are alive at a
+            # time, as in a supervised step.
+            settle_first = partial(early_backward, params=self.parameters())
+        return self.head.loss(queries, keys, settle_first)
+
+    def _backward_per_direction(self, clips: Tensor) -> bool:
+        """Whether to backpropagate the first direction on its own now.
+
+        Only when a backward pass follows (training, gradients on), and not
+        under float16 autocast: the early backward pass does not know the
+        AMP loss scale, and small float16 gradients would underflow.
+        """
+        if not (self.per_direction_backward and self.training
+                and torch.is_grad_enabled()):
+            return False
+        device = clips.device.type
+        return not (torch.is_autocast_enabled(device)
+                    and torch.get_autocast_dtype(device) == torch.float16)
 
     def predict(self, inputs: Tensor, data_samples: SampleList) -> SampleList:
         """Put pooled backbone features in ``data_sample.backbone_feat``."""

@@ -1,5 +1,6 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 from .config_error import ConfigError, config_scope
+from .early_backward import early_backward
 from .fame_blending import FAMEBlending
 from .momentum_encoder import MomentumEncoder
 from .precision import autocast_off
@@ -7,5 +8,6 @@ from .shuffle_bn import batch_shuffle_ddp, batch_unshuffle_ddp
 
 __all__ = [
     'ConfigError', 'FAMEBlending', 'MomentumEncoder', 'autocast_off',
-    'batch_shuffle_ddp', 'batch_unshuffle_ddp', 'config_scope'
+    'batch_shuffle_ddp', 'batch_unshuffle_ddp', 'config_scope',
+    'early_backward'
 ]
