@@ -239,6 +239,8 @@ def test_per_direction_backward_only_when_a_backward_pass_follows():
         assert not model._backward_per_direction(clips)  # no loss scale
     with torch.autocast('cpu', dtype=torch.bfloat16):
         assert model._backward_per_direction(clips)
+    # A device without autocast (the benchmark's audit runs on 'meta').
+    assert model._backward_per_direction(clips.to('meta'))
     model.eval()
     assert not model._backward_per_direction(clips)
     model.train()

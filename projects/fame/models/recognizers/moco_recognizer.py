@@ -175,7 +175,8 @@ class MoCoRecognizer(BaseModel):
                 and torch.is_grad_enabled()):
             return False
         device = clips.device.type
-        return not (torch.is_autocast_enabled(device)
+        return not (torch.amp.is_autocast_available(device)
+                    and torch.is_autocast_enabled(device)
                     and torch.get_autocast_dtype(device) == torch.float16)
 
     def predict(self, inputs: Tensor, data_samples: SampleList) -> SampleList:

@@ -9,14 +9,13 @@ class _WithGradients(torch.autograd.Function):
     """A loss's value whose gradients have been computed already."""
 
     @staticmethod
-    def forward(ctx, value: Tensor, grads: List[Optional[Tensor]],
-                *params: Tensor) -> Tensor:
+    def forward(ctx, value: Tensor, grads: List[Optional[Tensor]], *params:
+                Tensor) -> Tensor:
         ctx.grads = grads
         return value.clone()
 
     @staticmethod
-    def backward(ctx,
-                 grad_output: Tensor) -> Tuple[Optional[Tensor], ...]:
+    def backward(ctx, grad_output: Tensor) -> Tuple[Optional[Tensor], ...]:
         # d(outer loss)/d(param) = d(outer loss)/d(value) * d(value)/d(param)
         grads = [None if g is None else g * grad_output for g in ctx.grads]
         ctx.grads = None
