@@ -248,6 +248,16 @@ def test_per_direction_backward_only_when_a_backward_pass_follows():
     assert not model._backward_per_direction(clips)
 
 
+def test_checkpointed_backbone_trains_with_one_backward():
+    """MMAction2's ``with_cp`` (reentrant checkpointing) cannot go through
+    ``torch.autograd.grad``: the model keeps both graphs instead."""
+    model = build_model(backbone=dict(BACKBONE, with_cp=True))
+    model.train()
+    assert not model._backward_per_direction(torch.zeros(1))
+    log_vars = model.train_step(train_batch(2, seed=6), optim_wrapper(model))
+    assert torch.isfinite(torch.as_tensor(log_vars['loss']))
+
+
 def test_loss_matches_head_on_encoders():
     """``loss`` = head loss of the query / key embeddings of both views."""
     model = build_model()

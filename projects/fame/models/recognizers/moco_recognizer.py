@@ -53,8 +53,8 @@ class MoCoRecognizer(BaseModel):
             The same gradients, with half the activation memory of a step
             that keeps both query passes' graphs until the optimizer
             wrapper's backward pass, and faster on the CPU (see
-            ``docs/benchmark.md``). Off under float16 autocast. Defaults to
-            True.
+            ``docs/benchmark.md``). Off under float16 autocast and with a
+            checkpointed backbone (``with_cp=True``). Defaults to True.
         data_preprocessor (dict, optional): Data preprocessor config.
             Defaults to ``dict(type='ContrastiveDataPreprocessor')``.
         init_cfg (dict, optional): Initialisation config. Defaults to None.
@@ -79,6 +79,10 @@ class MoCoRecognizer(BaseModel):
                                   f'must be in (0, 1), got {momentum}')
             self.per_direction_backward = per_direction_backward
             self.backbone = MODELS.build(backbone)
+            # MMAction2's blocks checkpoint with torch's reentrant
+            # ``checkpoint``, which ``torch.autograd.grad`` cannot go through.
+            self._checkpointed = any(
+                getattr(m, 'with_cp', False) for m in self.backbone.modules())
             with config_scope('head'):
                 self.head = MODELS.build(head)
             width = pooled_width(self.backbone)
@@ -167,12 +171,13 @@ class MoCoRecognizer(BaseModel):
     def _backward_per_direction(self, clips: Tensor) -> bool:
         """Whether to backpropagate the first direction on its own now.
 
-        Only when a backward pass follows (training, gradients on), and not
-        under float16 autocast: the early backward pass does not know the
-        AMP loss scale, and small float16 gradients would underflow.
+        Only when a backward pass follows (training, gradients on); not
+        with a checkpointed backbone (``with_cp=True``), and not under
+        float16 autocast: the early backward pass does not know the AMP loss
+        scale, and small float16 gradients would underflow.
         """
         if not (self.per_direction_backward and self.training
-                and torch.is_grad_enabled()):
+                and torch.is_grad_enabled() and not self._checkpointed):
             return False
         device = clips.device.type
         return not (torch.amp.is_autocast_available(device)

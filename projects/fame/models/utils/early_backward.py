@@ -1,5 +1,5 @@
 # Copyright (c) OpenMMLab. All rights reserved.
-from typing import List, Optional, Sequence, Tuple
+from typing import Iterable, List, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -22,7 +22,7 @@ class _WithGradients(torch.autograd.Function):
         return (None, None, *grads)
 
 
-def early_backward(loss: Tensor, params: Sequence[Tensor]) -> Tensor:
+def early_backward(loss: Tensor, params: Iterable[Tensor]) -> Tensor:
     """Backpropagate a term of a loss now, and free its graph.
 
     The gradients of ``loss`` with respect to ``params`` are computed at
@@ -40,11 +40,12 @@ def early_backward(loss: Tensor, params: Sequence[Tensor]) -> Tensor:
     before the rest of the loss is computed. The gradient is exact, but it
     is computed without the optimizer wrapper's loss scale: do not use it
     under float16 autocast, where small activation gradients would
-    underflow.
+    underflow. Nor through torch's reentrant ``checkpoint`` (MMAction2's
+    ``with_cp=True``), which refuses ``torch.autograd.grad``.
 
     Args:
         loss (Tensor): A scalar term of the step's loss.
-        params (Sequence[Tensor]): The parameters to differentiate for.
+        params (Iterable[Tensor]): The parameters to differentiate for.
 
     Returns:
         Tensor: A scalar with the value of ``loss``.
