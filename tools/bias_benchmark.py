@@ -53,6 +53,7 @@ from mmaction.registry import MODELS  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
+from projects.fame.evaluation import cross_validate_linear_probe  # noqa
 from projects.fame.evaluation import fit_linear_probe  # noqa: E402
 from projects.fame.evaluation import knn_predict  # noqa: E402
 from projects.fame.evaluation import predict_features  # noqa: E402
@@ -64,18 +65,32 @@ import matplotlib.pyplot as plt  # noqa: E402
 CONFIGS = dict(
     moco=ROOT / 'configs' / 'fame_r2plus1d_tiny_motion_moco.py',
     fame=ROOT / 'configs' / 'fame_r2plus1d_tiny_motion.py',
+    # FAME merging with the generator's sprite masks (--true-masks).
+    fame_true_masks=ROOT / 'configs' / 'fame_r2plus1d_tiny_motion.py',
     supervised=ROOT / 'configs' / 'bias_benchmark' /
     'r2plus1d_tiny_motion_supervised.py')
 # Pretrained and compared; then the references: an untrained backbone and
 # one trained with the labels, read out the same way.
 METHODS = ('moco', 'fame', 'random_init', 'supervised')
+PRETRAINED = ('moco', 'fame', 'fame_true_masks')
 NAMES = dict(
     moco='MoCo',
     fame='MoCo + FAME',
+    fame_true_masks='MoCo + FAME, true masks (reference)',
     random_init='random init (reference)',
     supervised='supervised (reference)')
+COLOURS = dict(
+    moco='tab:gray',
+    fame='tab:red',
+    fame_true_masks='tab:orange',
+    random_init='tab:blue',
+    supervised='tab:green')
 TEST_LISTS = ('test_iid', 'test_unseen_bg', 'test_static', 'test_bg_only')
 PROTOCOLS = ('linear', 'knn')
+# The list with no scene bias, where a probe fitted within the list itself
+# (cross-validated) shows how much motion the features hold.
+UNBIASED_LIST = 'test_unseen_bg'
+CV_FOLDS = 4
 HUE_MODES = ('turns', 'radians')
 
 
@@ -100,6 +115,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         type=float,
         help='foreground fraction of the masks scored against the sprites '
         '(default: the FAME config\'s)')
+    parser.add_argument(
+        '--true-masks',
+        action='store_true',
+        help='also pretrain MoCo + FAME merging with the true sprite masks '
+        'of the dataset instead of its own (a reference: how far better '
+        'masks would go)')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -145,9 +166,31 @@ def load_config(method: str, root: Path, work_dir: Path, seed: int,
     cfg.merge_from_dict(dict(paths, **{'randomness.seed': seed}))
     if overrides:
         cfg.merge_from_dict(overrides)
+    if method == 'fame_true_masks':
+        use_true_masks(cfg, root)
     cfg.work_dir = str(work_dir / method / f'seed{seed}')
     cfg.experiment_name = f'{method}_seed{seed}_{time.strftime("%H%M%S")}'
     return cfg
+
+
+def use_true_masks(cfg: Config, root: Path) -> None:
+    """Make FAME merge with the dataset's true sprite masks.
+
+    Inserts :class:`LoadForegroundMask` before ``FormatShape`` in the
+    training pipeline and passes its masks to the data preprocessor.
+    """
+    pipeline = cfg.train_dataloader.dataset.pipeline
+    index = next(i for i, t in enumerate(pipeline)
+                 if t['type'] == 'FormatShape')
+    pipeline.insert(
+        index,
+        dict(
+            type='LoadForegroundMask',
+            video_prefix=str(root / 'videos'),
+            mask_prefix=str(root / 'masks')))
+    pack = next(t for t in pipeline if t['type'] == 'PackActionInputs')
+    pack['meta_keys'] = ('img_shape', 'img_key', 'video_id', 'timestamp',
+                         'fame_mask')
 
 
 @torch.no_grad()
@@ -180,7 +223,10 @@ def read_out(model: torch.nn.Module, cfg: Config, lists: Dict[str, Path],
     """Top-1 accuracy (%) of a linear probe and of kNN on each test list.
 
     The probe is fitted on ``probe_train`` with its weight decay chosen on
-    ``probe_val``; the kNN bank is ``probe_train``.
+    ``probe_val``; the kNN bank is ``probe_train``. ``linear_cv`` holds
+    the accuracy of probes fitted within ``test_unseen_bg`` (cross-validated,
+    no scene bias to lean on), or None when its classes have fewer than
+    ``CV_FOLDS`` videos each.
     """
     feats = {
         name: extract_features(model, cfg, lists[name])
@@ -198,6 +244,12 @@ def read_out(model: torch.nn.Module, cfg: Config, lists: Dict[str, Path],
             for protocol, logits in predictions.items():
                 correct = logits.argmax(1) == test_labels
                 scores[protocol][name] = 100 * correct.double().mean().item()
+    unbiased_feats, unbiased_labels = feats[UNBIASED_LIST]
+    if unbiased_labels.bincount().min() >= CV_FOLDS:
+        scores['linear_cv'] = cross_validate_linear_probe(
+            unbiased_feats, unbiased_labels, num_classes, CV_FOLDS)
+    else:
+        scores['linear_cv'] = None
     return scores
 
 
@@ -286,6 +338,14 @@ def summarise(per_seed: Dict[str, List[dict]]) -> dict:
                 for name, v in values.items()
             }
             results[method][protocol]['per_seed'] = values
+        # None for runs of an older version, or for too small a list.
+        cv = [run.get('linear_cv') for run in runs]
+        results[method]['linear_cv'] = {
+            UNBIASED_LIST: None if None in cv else float(np.mean(cv)),
+            'per_seed': {
+                UNBIASED_LIST: cv
+            }
+        }
     margins = {}
     for protocol in PROTOCOLS:
         margins[protocol] = {}
@@ -296,8 +356,34 @@ def summarise(per_seed: Dict[str, List[dict]]) -> dict:
                 mean=float(diff.mean()),
                 std=float(diff.std(ddof=1)) if len(diff) > 1 else 0.0,
                 per_seed=diff.tolist())
+    cv = [
+        results[m]['linear_cv']['per_seed'][UNBIASED_LIST]
+        for m in ('fame', 'moco')
+    ]
+    if None not in cv[0] + cv[1]:
+        diff = np.subtract(*cv)
+        margins['linear_cv'] = {
+            UNBIASED_LIST:
+            dict(
+                mean=float(diff.mean()),
+                std=float(diff.std(ddof=1)) if len(diff) > 1 else 0.0,
+                per_seed=diff.tolist())
+        }
     results['fame_minus_moco'] = margins
     return results
+
+
+def _mean_std(values: List[float]) -> str:
+    """``mean ± std`` over seeds, or the mean alone for one seed."""
+    cell = f'{np.mean(values):.1f}'
+    if len(values) > 1:
+        cell += f' ± {np.std(values, ddof=1):.1f}'
+    return cell
+
+
+def _methods(results: dict) -> List[str]:
+    """The methods of ``results``, in the order of the tables."""
+    return [m for m in NAMES if m in results]
 
 
 def write_markdown(results: dict, path: Path) -> None:
@@ -306,15 +392,12 @@ def write_markdown(results: dict, path: Path) -> None:
         '| method | read-out | ' + ' | '.join(TEST_LISTS) + ' |',
         '|---|---|' + '---:|' * len(TEST_LISTS)
     ]
-    for method in METHODS:
+    for method in _methods(results):
         for protocol in PROTOCOLS:
-            cells = []
-            for name in TEST_LISTS:
-                seeds = results[method][protocol]['per_seed'][name]
-                cell = f'{np.mean(seeds):.1f}'
-                if len(seeds) > 1:
-                    cell += f' ± {np.std(seeds, ddof=1):.1f}'
-                cells.append(cell)
+            cells = [
+                _mean_std(results[method][protocol]['per_seed'][name])
+                for name in TEST_LISTS
+            ]
             lines.append(f'| {NAMES[method]} | {protocol} | ' +
                          ' | '.join(cells) + ' |')
     lines.append('| FAME - MoCo | linear | ' + ' | '.join(
@@ -339,23 +422,43 @@ def write_markdown(results: dict, path: Path) -> None:
         q = quality[hue_mode]
         lines.append(f'| {hue_mode} | {q["iou"]:.1f} | {q["recall"]:.1f} | '
                      f'{q["iou_bound"]:.1f} | {q["iou_chance"]:.1f} |')
+    if 'linear_cv' in results['fame_minus_moco']:
+        lines += [
+            '',
+            'Motion held by the features, with no scene to lean on: '
+            f'linear probes fitted and tested within {UNBIASED_LIST} '
+            f'({CV_FOLDS}-fold cross-validation), top-1 accuracy (%):',
+            '',
+            f'| method | linear, fitted within {UNBIASED_LIST} |',
+            '|---|---:|',
+        ]
+        for method in _methods(results):
+            seeds = results[method]['linear_cv']['per_seed'][UNBIASED_LIST]
+            lines.append(f'| {NAMES[method]} | {_mean_std(seeds)} |')
+        margin = results['fame_minus_moco']['linear_cv'][UNBIASED_LIST]
+        lines.append(
+            f'| FAME - MoCo | {margin["mean"]:+.1f} ± {margin["std"]:.1f} |')
     lines += ['', f'Command: `{settings["command"]}`', '']
     path.write_text('\n'.join(lines))
 
 
 def write_chart(results: dict, path: Path) -> None:
     """Bar chart of both read-outs, with the seeds as dots."""
-    colours = ('tab:gray', 'tab:red', 'tab:blue', 'tab:green')
-    labels = ('MoCo', 'MoCo + FAME', 'random init', 'supervised')
+    methods = _methods(results)
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
     x = np.arange(len(TEST_LISTS))
-    width = 0.2
+    width = 0.8 / len(methods)
     for ax, protocol in zip(axes, PROTOCOLS):
-        for i, method in enumerate(METHODS):
+        for i, method in enumerate(methods):
             seeds = results[method][protocol]['per_seed']
             means = [np.mean(seeds[name]) for name in TEST_LISTS]
-            offset = (i - 1.5) * width
-            ax.bar(x + offset, means, width, color=colours[i], label=labels[i])
+            offset = (i - (len(methods) - 1) / 2) * width
+            ax.bar(
+                x + offset,
+                means,
+                width,
+                color=COLOURS[method],
+                label=NAMES[method].replace(' (reference)', ''))
             for j, name in enumerate(TEST_LISTS):
                 ax.plot(
                     [x[j] + offset] * len(seeds[name]),
@@ -381,7 +484,10 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     classes = (root / 'classes.txt').read_text().split()
     work_dir.mkdir(parents=True, exist_ok=True)
 
-    per_seed: Dict[str, List[dict]] = {m: [] for m in METHODS}
+    methods = list(METHODS)
+    if args.true_masks:
+        methods.insert(methods.index('fame') + 1, 'fame_true_masks')
+    per_seed: Dict[str, List[dict]] = {m: [] for m in methods}
     stages = len(args.seeds) * len(per_seed)
     stage = 0
     for seed in args.seeds:
@@ -389,9 +495,8 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
             stage += 1
             # The references are read out through the FAME config's
             # model and pipeline.
-            cfg = load_config(
-                method if method in ('moco', 'fame') else 'fame', root,
-                work_dir, seed, args.cfg_options)
+            cfg = load_config(method if method in PRETRAINED else 'fame', root,
+                              work_dir, seed, args.cfg_options)
             # A finished run's scores are kept: a rerun after an
             # interruption skips it.
             done = work_dir / method / f'seed{seed}' / 'readout.json'

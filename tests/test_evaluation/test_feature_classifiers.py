@@ -4,7 +4,9 @@ import math
 import pytest
 import torch
 
-from projects.fame.evaluation import LinearProbe, fit_linear_probe, knn_predict
+from projects.fame.evaluation import (LinearProbe, cross_validate_linear_probe,
+                                      feature_classifiers, fit_linear_probe,
+                                      knn_predict)
 
 
 def test_knn_predict_hand_computed():
@@ -69,3 +71,34 @@ def test_linear_probe_is_deterministic_and_picks_weight_decay():
     # a single, huge weight decay keeps the weights near zero
     flat = fit_linear_probe(*train, *val, num_classes=3, weight_decays=[1e4])
     assert flat.fc.weight.abs().max() < 1e-3 < first.fc.weight.abs().max()
+
+
+def test_cross_validated_probe_deals_classes_to_folds(monkeypatch):
+    # Class 0 holds videos 0, 2, 4, 6 and class 1 videos 1, 3, 5, 7 and 8:
+    # with 4 folds, fold f tests videos {2f, 2f + 1} (and fold 0 also 8).
+    labels = torch.tensor([0, 1, 0, 1, 0, 1, 0, 1, 1])
+    feats = torch.arange(9.)[:, None]
+    calls = []
+
+    def record(train_feats, train_labels, val_feats, val_labels, classes):
+        calls.append((train_feats[:, 0].tolist(), val_feats[:, 0].tolist()))
+        return lambda x: torch.nn.functional.one_hot(
+            (x[:, 0] < 4).long(), classes).float()
+
+    monkeypatch.setattr(feature_classifiers, 'fit_linear_probe', record)
+    acc = cross_validate_linear_probe(feats, labels, 2, folds=4)
+    assert calls == [([4., 5., 6., 7.], [2., 3.]),
+                     ([0., 1., 6., 7., 8.], [4., 5.]),
+                     ([0., 1., 2., 3., 8.], [6., 7.]),
+                     ([2., 3., 4., 5.], [0., 1., 8.])]
+    # the stub predicts class 1 below 4: right for videos 1, 3, 4 and 6
+    assert acc == 100 * 4 / 9
+
+
+def test_cross_validated_probe_on_blobs_and_too_few_videos():
+    feats, labels = make_blobs(40, 0)
+    assert cross_validate_linear_probe(feats, labels, 3) > 90
+    with pytest.raises(ValueError, match='at least 4 videos'):
+        cross_validate_linear_probe(feats[:10], labels[:10], 3)
+    with pytest.raises(ValueError, match='at least 3'):
+        cross_validate_linear_probe(feats, labels, 3, folds=2)

@@ -4,6 +4,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from mmaction.registry import DATASETS
 
 from tests.tool_loader import load_tool
 
@@ -27,7 +28,7 @@ def run(tool, tmp_path_factory):
     work_dir = tmp_path_factory.mktemp('bias')
     results = tool.main([
         str(root), '--work-dir',
-        str(work_dir), '--seeds', '0', '--cfg-options',
+        str(work_dir), '--seeds', '0', '--true-masks', '--cfg-options',
         'train_cfg.max_epochs=1'
     ])
     return root, stamp, work_dir, results
@@ -40,7 +41,11 @@ def test_results_hold_every_metric(run):
     saved = json.loads((work_dir / 'results.json').read_text())
     assert saved == json.loads(json.dumps(results))
     assert saved['chance'] == 12.5
-    for method in ('moco', 'fame', 'random_init', 'supervised'):
+    for method in ('moco', 'fame', 'fame_true_masks', 'random_init',
+                   'supervised'):
+        # one test_unseen_bg video a class is too few to cross-validate
+        assert saved[method]['linear_cv'] == dict(
+            test_unseen_bg=None, per_seed=dict(test_unseen_bg=[None]))
         for protocol in ('linear', 'knn'):
             scores = saved[method][protocol]
             for name in TEST_LISTS:
@@ -54,8 +59,9 @@ def test_results_hold_every_metric(run):
     assert saved['settings']['seeds'] == [0]
     assert saved['settings']['counts']['pretrain'] == 16
     # the pretraining runs wrote their checkpoints
-    for method in ('moco', 'fame', 'supervised'):
+    for method in ('moco', 'fame', 'fame_true_masks', 'supervised'):
         assert (work_dir / method / 'seed0' / 'epoch_1.pth').is_file()
+    assert 'linear_cv' not in saved['fame_minus_moco']
 
 
 def test_mask_quality(run):
@@ -73,10 +79,51 @@ def test_table_and_chart(run):
     table = (work_dir / 'results.md').read_text()
     for row in ('| MoCo | linear |', '| MoCo + FAME | knn |',
                 '| supervised (reference) | linear |',
+                '| MoCo + FAME, true masks (reference) | knn |',
                 '| FAME - MoCo | linear |', '| turns |', '| radians |'):
         assert row in table
     assert 'python tools/bias_benchmark.py' in table
     assert (work_dir / 'results.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+
+
+def test_true_masks_reach_the_training_batches(tool, run):
+    root, _, work_dir, _ = run
+    cfg = tool.load_config('fame_true_masks', root, work_dir, 0, None)
+    dataset = DATASETS.build(cfg.train_dataloader.dataset)
+    assert 'LoadForegroundMask' in repr(dataset.pipeline)
+    for view in dataset[0]:
+        mask = view['data_samples'].fame_mask
+        assert mask.shape == (cfg.crop_size, cfg.crop_size)
+        assert mask.dtype == bool and 0 < mask.mean() < 1
+    # the other configs are left as they are
+    assert 'LoadForegroundMask' not in str(
+        tool.load_config('fame', root, work_dir, 0, None).train_pipeline)
+
+
+def test_cross_validated_probe_table(tool, run, tmp_path):
+
+    def scores(value, cv):
+        per_list = {name: value for name in TEST_LISTS}
+        return dict(linear=per_list, knn=per_list, linear_cv=cv)
+
+    per_seed = dict(
+        moco=[scores(10, 12.5), scores(20, 15.0)],
+        fame=[scores(30, 25.0), scores(40, 32.5)],
+        random_init=[scores(0, 10.0), scores(0, 10.0)],
+        supervised=[scores(90, 60.0), scores(90, 70.0)])
+    results = tool.summarise(per_seed)
+    assert results['fame']['linear_cv'] == dict(
+        test_unseen_bg=28.75, per_seed=dict(test_unseen_bg=[25.0, 32.5]))
+    margin = results['fame_minus_moco']['linear_cv']['test_unseen_bg']
+    assert margin['per_seed'] == [12.5, 17.5] and margin['mean'] == 15.0
+    results.update(
+        {key: run[3][key]
+         for key in ('chance', 'mask_quality', 'settings')})
+    tool.write_markdown(results, tmp_path / 'results.md')
+    table = (tmp_path / 'results.md').read_text()
+    assert '| MoCo + FAME | 28.8 ± 5.3 |' in table
+    assert '| FAME - MoCo | +15.0 ± 3.5 |' in table
+    assert 'true masks' not in table
 
 
 def test_incomplete_dataset_is_named(tool, tmp_path):

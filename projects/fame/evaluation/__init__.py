@@ -1,11 +1,12 @@
 # Copyright (c) OpenMMLab. All rights reserved.
-from .feature_classifiers import LinearProbe, fit_linear_probe, knn_predict
+from .feature_classifiers import (LinearProbe, cross_validate_linear_probe,
+                                  fit_linear_probe, knn_predict)
 from .knn_val_loop import KNNValLoop, predict_features
 from .retrieval_dataset import VideoRetrievalDataset
 from .retrieval_metric import VideoRetrievalMetric, retrieval_recall
 
 __all__ = [
     'KNNValLoop', 'LinearProbe', 'VideoRetrievalDataset',
-    'VideoRetrievalMetric', 'fit_linear_probe', 'knn_predict',
-    'predict_features', 'retrieval_recall'
+    'VideoRetrievalMetric', 'cross_validate_linear_probe', 'fit_linear_probe',
+    'knn_predict', 'predict_features', 'retrieval_recall'
 ]

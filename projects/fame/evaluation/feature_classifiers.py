@@ -131,3 +131,48 @@ def fit_linear_probe(train_feats: Tensor,
         if acc > best_acc:
             best, best_acc = probe, acc.item()
     return best
+
+
+def cross_validate_linear_probe(feats: Tensor,
+                                labels: Tensor,
+                                num_classes: int,
+                                folds: int = 4) -> float:
+    """Top-1 accuracy (%) of linear probes fitted within one labelled set.
+
+    Measures what the features hold about the labels of a set that carries
+    no bias of its own, without a probe fitted on another set's biases.
+    The videos of each class are dealt to the folds in turn; every fold is
+    tested once by a probe trained on the other folds but one, which
+    chooses the weight decay (:func:`fit_linear_probe`).
+
+    Args:
+        feats (Tensor): Features, shape (N, D).
+        labels (Tensor): Labels, shape (N, ).
+        num_classes (int): Number of classes.
+        folds (int): Number of folds, at least 3. Defaults to 4.
+
+    Returns:
+        float: Accuracy in percent over all N videos.
+    """
+    if folds < 3:
+        raise ValueError(f'folds must be at least 3, got {folds}')
+    classes, counts = labels.unique(return_counts=True)
+    if counts.min() < folds:
+        raise ValueError(f'every class needs at least {folds} videos for '
+                         f'{folds} folds, got {counts.tolist()} videos of '
+                         f'classes {classes.tolist()}')
+    fold = torch.empty_like(labels)
+    for label in classes:
+        members = (labels == label).nonzero()[:, 0]
+        fold[members] = torch.arange(len(members)) % folds
+    correct = 0
+    for test in range(folds):
+        val = (test + 1) % folds
+        train = (fold != test) & (fold != val)
+        probe = fit_linear_probe(feats[train], labels[train],
+                                 feats[fold == val], labels[fold == val],
+                                 num_classes)
+        with torch.no_grad():
+            predictions = probe(feats[fold == test]).argmax(1)
+        correct += (predictions == labels[fold == test]).sum().item()
+    return 100 * correct / len(labels)
