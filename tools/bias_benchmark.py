@@ -21,9 +21,15 @@ clips, optimizer and schedule), the ceiling of what this backbone learns
 about motion in this budget. The tool also scores FAME's masks against the
 true sprite masks of the pretraining videos, in both hue modes.
 
+Two diagnostics: ``linear_cv``, probes fitted within ``test_unseen_bg`` by
+cross-validation (the motion the features hold, with no scene bias for the
+probe to lean on), and ``--true-masks``, a third pretraining where FAME
+merges with the true sprite masks (how far better masks would go).
+
 Usage::
 
     python tools/bias_benchmark.py DIR --work-dir W [--seeds 0 1 2]
+        [--true-masks]
 
 ``DIR`` is used as it is when it holds the lists; when it is missing or
 empty, the dataset is generated there first (``--size``). Writes
