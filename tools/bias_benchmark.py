@@ -59,10 +59,9 @@ from mmaction.registry import MODELS  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-from projects.fame.evaluation import cross_validate_linear_probe  # noqa
-from projects.fame.evaluation import fit_linear_probe  # noqa: E402
-from projects.fame.evaluation import knn_predict  # noqa: E402
-from projects.fame.evaluation import predict_features  # noqa: E402
+from projects.fame.evaluation import (  # noqa: E402
+    cross_validate_linear_probe, fit_linear_probe, knn_predict,
+    predict_features)
 from projects.fame.ops import foreground_mask  # noqa: E402
 
 matplotlib.use('Agg')
@@ -86,11 +85,7 @@ NAMES = dict(
     random_init='random init (reference)',
     supervised='supervised (reference)')
 COLOURS = dict(
-    moco='tab:gray',
-    fame='tab:red',
-    fame_true_masks='tab:orange',
-    random_init='tab:blue',
-    supervised='tab:green')
+    zip(NAMES, ('tab:gray', 'tab:red', 'tab:orange', 'tab:blue', 'tab:green')))
 TEST_LISTS = ('test_iid', 'test_unseen_bg', 'test_static', 'test_bg_only')
 PROTOCOLS = ('linear', 'knn')
 # The list with no scene bias, where a probe fitted within the list itself
