@@ -190,8 +190,10 @@ def use_true_masks(cfg: Config, root: Path) -> None:
             video_prefix=str(root / 'videos'),
             mask_prefix=str(root / 'masks')))
     pack = next(t for t in pipeline if t['type'] == 'PackActionInputs')
-    pack['meta_keys'] = ('img_shape', 'img_key', 'video_id', 'timestamp',
-                         'fame_mask')
+    # PackActionInputs' default keys, unless the config sets its own.
+    meta_keys = pack.get('meta_keys',
+                         ('img_shape', 'img_key', 'video_id', 'timestamp'))
+    pack['meta_keys'] = tuple(meta_keys) + ('fame_mask', )
 
 
 @torch.no_grad()
@@ -347,28 +349,26 @@ def summarise(per_seed: Dict[str, List[dict]]) -> dict:
                 UNBIASED_LIST: cv
             }
         }
-    margins = {}
-    for protocol in PROTOCOLS:
-        margins[protocol] = {}
-        for name in TEST_LISTS:
-            diff = np.subtract(results['fame'][protocol]['per_seed'][name],
-                               results['moco'][protocol]['per_seed'][name])
-            margins[protocol][name] = dict(
-                mean=float(diff.mean()),
-                std=float(diff.std(ddof=1)) if len(diff) > 1 else 0.0,
-                per_seed=diff.tolist())
-    cv = [
-        results[m]['linear_cv']['per_seed'][UNBIASED_LIST]
-        for m in ('fame', 'moco')
-    ]
-    if None not in cv[0] + cv[1]:
-        diff = np.subtract(*cv)
+
+    def margin(protocol: str, name: str) -> dict:
+        diff = np.subtract(results['fame'][protocol]['per_seed'][name],
+                           results['moco'][protocol]['per_seed'][name])
+        return dict(
+            mean=float(diff.mean()),
+            std=float(diff.std(ddof=1)) if len(diff) > 1 else 0.0,
+            per_seed=diff.tolist())
+
+    margins = {
+        protocol: {
+            name: margin(protocol, name)
+            for name in TEST_LISTS
+        }
+        for protocol in PROTOCOLS
+    }
+    if all(results[m]['linear_cv'][UNBIASED_LIST] is not None
+           for m in ('fame', 'moco')):
         margins['linear_cv'] = {
-            UNBIASED_LIST:
-            dict(
-                mean=float(diff.mean()),
-                std=float(diff.std(ddof=1)) if len(diff) > 1 else 0.0,
-                per_seed=diff.tolist())
+            UNBIASED_LIST: margin('linear_cv', UNBIASED_LIST)
         }
     results['fame_minus_moco'] = margins
     return results
