@@ -15,10 +15,11 @@ if sys.path[:1] != [REPO_ROOT]:
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
+from projects.fame.engine import (  # noqa: E402
+    register_safe_checkpoint_loaders)
 from projects.fame.utils import check_data_paths  # noqa: E402
 from projects.fame.utils import check_optional_dependencies  # noqa: E402
 from projects.fame.utils import find_config  # noqa: E402
-from projects.fame.utils import register_checkpoint_safe_globals  # noqa: E402
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -111,9 +112,10 @@ def main() -> None:
     except (FileNotFoundError, ModuleNotFoundError) as err:
         raise SystemExit(f'error: {err}')
 
-    # torch >= 2.6 loads with ``weights_only=True``; allow-list the types
-    # that MMEngine checkpoints hold so that they load.
-    register_checkpoint_safe_globals()
+    # Every checkpoint the Runner reads (resume, load_from, a backbone's
+    # pretrained=, URLs too) is loaded weights-only, with the allow-list of
+    # the types MMEngine checkpoints hold.
+    register_safe_checkpoint_loaders()
     runner = Runner.from_cfg(cfg)
     runner.test()
 

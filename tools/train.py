@@ -18,10 +18,11 @@ from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.device import get_device  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
+from projects.fame.engine import (  # noqa: E402
+    register_safe_checkpoint_loaders)
 from projects.fame.utils import check_data_paths  # noqa: E402
 from projects.fame.utils import check_optional_dependencies  # noqa: E402
 from projects.fame.utils import find_config  # noqa: E402
-from projects.fame.utils import register_checkpoint_safe_globals  # noqa: E402
 
 # ``--amp`` swaps each optimizer wrapper for its mixed-precision twin.
 AMP_OPTIM_WRAPPERS = {
@@ -216,9 +217,10 @@ def main() -> None:
                          'AmpOptimWrapper refuses to run on the CPU')
     init_cpu_distributed(cfg)
 
-    # torch >= 2.6 loads with ``weights_only=True``; allow-list the types
-    # that MMEngine checkpoints hold so that resuming works.
-    register_checkpoint_safe_globals()
+    # Every checkpoint the Runner reads (resume, load_from, a backbone's
+    # pretrained=, URLs too) is loaded weights-only, with the allow-list of
+    # the types MMEngine checkpoints hold.
+    register_safe_checkpoint_loaders()
     runner = Runner.from_cfg(cfg)
     runner.train()
 

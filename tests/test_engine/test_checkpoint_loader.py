@@ -1,7 +1,10 @@
 # Copyright (c) OpenMMLab. All rights reserved.
-"""Every checkpoint MMEngine reads goes through the weights-only loader."""
+"""Every checkpoint MMEngine reads goes through the weights-only loader,
+once the tools have registered it."""
 import functools
 import http.server
+import subprocess
+import sys
 import threading
 
 import mmengine.runner.checkpoint as mmengine_checkpoint
@@ -12,8 +15,10 @@ from mmengine.utils import digit_version
 from torch import nn
 
 import projects.fame  # noqa: F401
-from projects.fame.engine import load_from_http_safely, load_from_local_safely
+from projects.fame.engine import (load_from_http_safely, load_from_local_safely,
+                                  register_safe_checkpoint_loaders)
 from projects.fame.utils import UnsafeCheckpointError
+from tests.tool_loader import REPO_ROOT, load_tool
 
 pytestmark = pytest.mark.skipif(
     digit_version(torch.__version__) < digit_version('2.6.0'),
@@ -58,7 +63,17 @@ def server(files):
     httpd.shutdown()
 
 
-def test_loaders_are_registered():
+@pytest.fixture
+def safe_loaders(monkeypatch):
+    """Register the loaders; MMEngine's come back after the test."""
+    monkeypatch.setattr(CheckpointLoader, '_schemes',
+                        dict(CheckpointLoader._schemes))
+    monkeypatch.setattr(mmengine_checkpoint, 'load_from_http',
+                        mmengine_checkpoint.load_from_http)
+    register_safe_checkpoint_loaders()
+
+
+def assert_registered():
     assert CheckpointLoader._get_checkpoint_loader('a/b.pth') is \
         load_from_local_safely
     assert CheckpointLoader._get_checkpoint_loader('https://x/b.pth') is \
@@ -67,8 +82,50 @@ def test_loaders_are_registered():
     assert mmengine_checkpoint.load_from_http is load_from_http_safely
 
 
+def test_import_leaves_the_loaders_alone():
+    code = (
+        'import mmengine.runner.checkpoint as c\n'
+        'schemes = dict(c.CheckpointLoader._schemes)\n'
+        'load_from_http = c.load_from_http\n'
+        'import projects.fame\n'
+        'assert c.CheckpointLoader._schemes == schemes\n'
+        'assert c.load_from_http is load_from_http\n')
+    subprocess.run([sys.executable, '-c', code], cwd=REPO_ROOT, check=True)
+
+
+def test_loaders_are_registered(safe_loaders):
+    assert_registered()
+
+
+@pytest.mark.parametrize('tool', ['train', 'test'])
+def test_tools_register_the_loaders_before_the_runner(tool, tmp_path,
+                                                      monkeypatch):
+    (tmp_path / 'train.txt').write_text('a.mp4 0\n')
+    (tmp_path / 'epoch_1.pth').write_bytes(b'')
+    dataloader = (f"dict(dataset=dict(ann_file='{tmp_path}/train.txt', "
+                  f"data_prefix=dict(video='{tmp_path}')))")
+    config = tmp_path / 'config.py'
+    config.write_text(f'train_dataloader = {dataloader}\n'
+                      f'test_dataloader = {dataloader}\n')
+    argv = [str(config)] + ([str(tmp_path / 'epoch_1.pth')]
+                            if tool == 'test' else [])
+    monkeypatch.setattr(sys, 'argv', [f'{tool}.py', *argv])
+    monkeypatch.setattr(CheckpointLoader, '_schemes',
+                        dict(CheckpointLoader._schemes))
+    monkeypatch.setattr(mmengine_checkpoint, 'load_from_http',
+                        mmengine_checkpoint.load_from_http)
+
+    def from_cfg(cfg):
+        assert_registered()
+        raise SystemExit('the Runner was built')
+
+    monkeypatch.setattr('mmengine.runner.Runner.from_cfg', from_cfg)
+    with pytest.raises(SystemExit, match='the Runner was built'):
+        load_tool(tool).main()
+
+
 def test_local_checkpoints_are_refused_even_when_torch_is_told_otherwise(
-        files, monkeypatch):
+        files, safe_loaders, monkeypatch):
     root, model, marker = files
     # Turns torch.load's default to weights_only=False.
     monkeypatch.setenv('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', '1')
@@ -80,7 +137,8 @@ def test_local_checkpoints_are_refused_even_when_torch_is_told_otherwise(
     assert torch.equal(fresh.weight, model.weight)
 
 
-def test_downloaded_checkpoints_are_refused(files, server, monkeypatch):
+def test_downloaded_checkpoints_are_refused(files, server, safe_loaders,
+                                            monkeypatch):
     root, model, marker = files
     monkeypatch.setenv('TORCH_HOME', str(root / 'torch_home'))
     with pytest.raises(UnsafeCheckpointError, match='evil.pth'):

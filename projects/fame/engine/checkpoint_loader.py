@@ -12,6 +12,11 @@ registered here pass ``weights_only=True`` with the allow-list of
 :mod:`projects.fame.utils.checkpoint`, for local paths and for
 ``http(s)://`` (which MMEngine's ``torchvision://``, ``open-mmlab://`` and
 ``mmcls://`` schemes resolve to).
+
+They replace MMEngine's loaders process-wide, so importing ``projects.fame``
+does not register them: :func:`register_safe_checkpoint_loaders` is called
+explicitly, by ``tools/train.py`` and ``tools/test.py`` before they build
+the ``Runner`` (a script of your own that builds one calls it likewise).
 """
 import os
 import os.path as osp
@@ -23,7 +28,7 @@ import torch
 from mmengine.dist import barrier, get_dist_info
 from mmengine.runner import CheckpointLoader
 
-from ..utils import load_checkpoint_safely
+from ..utils import load_checkpoint_safely, register_checkpoint_safe_globals
 
 
 def load_from_local_safely(filename: str, map_location: Any = None) -> Any:
@@ -86,7 +91,14 @@ def load_from_http_safely(filename: str,
 
 
 def register_safe_checkpoint_loaders() -> None:
-    """Make MMEngine's checkpoint loading weights-only for every source."""
+    """Make MMEngine's checkpoint loading weights-only for every source.
+
+    Replaces the loaders of MMEngine's ``CheckpointLoader`` for local paths
+    and ``http(s)://`` (and ``load_from_http``, which the other URL schemes
+    call) in this process, after allow-listing the types of MMEngine
+    checkpoints. Call it before building the ``Runner``.
+    """
+    register_checkpoint_safe_globals()
     CheckpointLoader.register_scheme(
         prefixes='', loader=load_from_local_safely, force=True)
     CheckpointLoader.register_scheme(
