@@ -8,8 +8,7 @@ test_cfg = None
 
 # A step whose loss is not finite is skipped (with a warning) instead of
 # writing NaN into the weights; `--amp` makes it SkipNonFiniteAmpOptimWrapper.
-# The fused SGD (one kernel per step, CPU and CUDA) skips such a step on the
-# device: no host-device synchronisation per step.
+# The fused SGD updates all weights in one kernel per step (CPU and CUDA).
 optim_wrapper = dict(
     type='SkipNonFiniteOptimWrapper',
     optimizer=dict(

@@ -2,10 +2,9 @@
 from .data_preprocessors import ContrastiveDataPreprocessor
 from .heads import MoCoHead
 from .recognizers import FrozenBackboneRecognizer3D, MoCoRecognizer
-from .utils import FAMEBlending, MomentumEncoder
+from .utils import FAMEBlending
 
 __all__ = [
     'ContrastiveDataPreprocessor', 'FAMEBlending',
-    'FrozenBackboneRecognizer3D', 'MoCoHead', 'MoCoRecognizer',
-    'MomentumEncoder'
+    'FrozenBackboneRecognizer3D', 'MoCoHead', 'MoCoRecognizer'
 ]

@@ -1,5 +1,5 @@
 # Copyright (c) OpenMMLab. All rights reserved.
-from typing import Callable, Dict, Iterable, Optional, Sequence, Union
+from typing import Dict, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -118,65 +118,66 @@ class MoCoHead(BaseModule):
             neg = query @ queue.t()  # NxK
             return torch.cat([pos, neg], dim=1) / self.temperature
 
+    def contrast(self, query: Tensor, key: Tensor,
+                 queue: Tensor) -> Tuple[Tensor, Tensor]:
+        """InfoNCE of one direction, and how often its positive wins.
+
+        Args:
+            query (Tensor): Queries of shape (N, D).
+            key (Tensor): Their positive keys, of shape (N, D).
+            queue (Tensor): Negative keys of shape (K, D).
+
+        Returns:
+            tuple[Tensor, Tensor]: The loss (mean over the queries) and the
+            top-1 accuracy, in [0, 1].
+        """
+        logits = self.logits(query, key, queue)  # Nx(1+K)
+        labels = torch.zeros(
+            logits.shape[0], dtype=torch.long, device=logits.device)
+        top1 = (logits.detach().argmax(1) == 0).float().mean()
+        return self.loss_cls(logits, labels), top1
+
     @torch.no_grad()
     def enqueue(self, keys: Tensor) -> None:
-        """Replace the oldest entries with the keys of all processes."""
+        """Replace the oldest entries with the keys of all processes.
+
+        Keys that are not finite (a step whose loss is not finite) would
+        poison every later step: they leave the queue and its pointer as
+        they are. All processes see the same keys, so they agree.
+        """
         keys = torch.cat(all_gather(keys.float()))
         queue_len = self.queue.shape[0]
         if keys.shape[0] > queue_len:
             raise ValueError(f'MoCoHead: {keys.shape[0]} keys per step do '
                              f'not fit in a queue of {queue_len} '
                              '(queue_len)')
+        if not torch.isfinite(keys).all():
+            return
         index = (self.queue_ptr +
                  torch.arange(keys.shape[0], device=keys.device)) % queue_len
-        # Keys of a step whose loss is not finite would poison every later
-        # step: leave the queue and pointer as they are (decided on the
-        # device, without a host sync; all processes see the same keys).
-        finite = torch.isfinite(keys).all()
-        self.queue[index] = torch.where(finite, keys, self.queue[index])
-        self.queue_ptr.copy_(
-            (self.queue_ptr + finite * keys.shape[0]) % queue_len)
+        self.queue[index] = keys
+        self.queue_ptr.copy_((self.queue_ptr + keys.shape[0]) % queue_len)
 
-    def loss(
-        self,
-        queries: Iterable[Tensor],
-        keys: Sequence[Tensor],
-        settle_first: Optional[Callable[[Tensor], Tensor]] = None
-    ) -> Dict[str, Tensor]:
+    def loss(self, queries: Sequence[Tensor],
+             keys: Sequence[Tensor]) -> Dict[str, Tensor]:
         """Symmetric InfoNCE of two views, then enqueue both key batches.
 
+        The steps of :meth:`MoCoRecognizer.loss`, for embeddings computed
+        beforehand (without its per-direction backward pass).
+
         Args:
-            queries (Iterable[Tensor]): Queries of view 1 and view 2, each of
-                shape (N, D). May be a generator: the query of view 2 is
-                drawn after the loss of view 1's query is computed.
+            queries (Sequence[Tensor]): Queries of view 1 and view 2, each
+                of shape (N, D).
             keys (Sequence[Tensor]): Keys of view 1 and view 2, each (N, D).
-            settle_first (Callable, optional): Applied to the loss of view
-                1's query (view 1 against the key of view 2) before the
-                query of view 2 is drawn; it returns the loss term to use
-                (the recognizer backpropagates it there with
-                :func:`early_backward`). Defaults to None.
 
         Returns:
             dict[str, Tensor]: ``loss_contrast`` (mean of both directions)
             and ``top1_acc`` (how often the positive wins, in [0, 1]).
         """
-        key1, key2 = keys
-        # A copy: the backward pass needs the queue as it was, after the
-        # in-place enqueue below.
+        (query1, query2), (key1, key2) = queries, keys
         queue = self.queue.clone()
-        losses, top1 = [], []
-        for query, key in zip(queries, (key2, key1)):
-            logits = self.logits(query, key, queue)  # Nx(1+K)
-            labels = torch.zeros(
-                logits.shape[0], dtype=torch.long, device=logits.device)
-            loss = self.loss_cls(logits, labels)
-            if settle_first is not None and not losses:
-                loss = settle_first(loss)
-            losses.append(loss)
-            top1.append((logits.detach().argmax(1) == 0).float().mean())
+        loss1, top1_1 = self.contrast(query1, key2, queue)
+        loss2, top1_2 = self.contrast(query2, key1, queue)
         self.enqueue(torch.cat([key2, key1]))
-        # Both directions have the same batch size: these are the means over
-        # the 2N queries.
         return dict(
-            loss_contrast=(losses[0] + losses[1]) / 2,
-            top1_acc=(top1[0] + top1[1]) / 2)
+            loss_contrast=(loss1 + loss2) / 2, top1_acc=(top1_1 + top1_2) / 2)

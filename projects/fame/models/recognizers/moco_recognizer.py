@@ -1,16 +1,15 @@
 # Copyright (c) OpenMMLab. All rights reserved.
-from functools import partial
 from typing import Dict, List, Optional, Sequence, Union
 
 import torch
 from mmaction.registry import MODELS
 from mmaction.utils import SampleList
-from mmengine.model import BaseModel
+from mmengine.model import BaseModel, ExponentialMovingAverage
 from torch import Tensor, nn
 
 from ..heads.moco_head import global_pool
-from ..utils import (ConfigError, MomentumEncoder, batch_shuffle_ddp,
-                     batch_unshuffle_ddp, config_scope, early_backward)
+from ..utils import (ConfigError, batch_shuffle_ddp, batch_unshuffle_ddp,
+                     config_scope, early_backward)
 
 
 def pooled_width(backbone: nn.Module) -> Optional[int]:
@@ -35,8 +34,9 @@ class MoCoRecognizer(BaseModel):
     FAME (`CVPR 2022 <https://arxiv.org/abs/2109.15130>`_) in its data
     preprocessor. The query encoder is ``backbone`` followed by the head's
     projector; the key encoder is their exponential moving average
-    (:class:`MomentumEncoder`), updated once per step before the keys are
-    computed. The keys' BatchNorm is shuffled across processes.
+    (MMEngine's ``ExponentialMovingAverage``, as in mmpretrain's MoCo),
+    updated once per step before the keys are computed. The keys'
+    BatchNorm is shuffled across processes.
 
     Any MMAction2 3D backbone works unchanged (``ResNet2Plus1d``,
     ``ResNet3d``, ``ResNet3dSlowFast``); set the head's ``in_channels`` to its
@@ -88,11 +88,11 @@ class MoCoRecognizer(BaseModel):
             width = pooled_width(self.backbone)
             if width is not None:
                 self._check_width(width)
-        # MMEngine's EMA, without its host read per step, weighs the source
-        # by its ``momentum``: 1 - m. Its first update copies the query
-        # encoder, so the key encoder starts from the query's initialised
-        # weights.
-        self.key_encoder = MomentumEncoder(
+        # MMEngine's EMA weighs the source by its ``momentum``: 1 - m. Its
+        # first update copies the query encoder, so the key encoder starts
+        # from the query's initialised weights; the buffers (BN statistics)
+        # are copied from the query encoder at every update.
+        self.key_encoder = ExponentialMovingAverage(
             self._query_encoder(), momentum=1 - momentum)
 
     def _query_encoder(self) -> nn.Sequential:
@@ -147,6 +147,10 @@ class MoCoRecognizer(BaseModel):
              data_samples: SampleList) -> Dict[str, Tensor]:
         """Symmetric contrastive loss of two views.
 
+        Each view is a query whose positive is the key of the other view;
+        both directions are scored against the queue as it was before the
+        step, then both key batches are enqueued.
+
         Args:
             inputs (Sequence[Tensor]): View 1 (FAME-merged) and view 2, each
                 of shape (N, C, T, H, W).
@@ -157,16 +161,20 @@ class MoCoRecognizer(BaseModel):
         """
         view1, view2 = inputs
         self.key_encoder.update_parameters(self._query_encoder())
-        keys = (self.encode_key(view1), self.encode_key(view2))
-        # Lazy: the head draws each query after the loss of the one before.
-        queries = map(self.encode_query, (view1, view2))
-        settle_first = None
+        key1, key2 = self.encode_key(view1), self.encode_key(view2)
+        queue = self.head.queue.clone()  # enqueued in place below
+        loss1, top1_1 = self.head.contrast(
+            self.encode_query(view1), key2, queue)
         if self._backward_per_direction(view1):
-            # The first direction's graph is freed before the second query
-            # pass, so that one query pass's activations are alive at a
-            # time, as in a supervised step.
-            settle_first = partial(early_backward, params=self.parameters())
-        return self.head.loss(queries, keys, settle_first)
+            # Frees view 1's graph before view 2's query pass: one query
+            # pass's activations are alive at a time, as in a supervised
+            # step.
+            loss1 = early_backward(loss1, self.parameters())
+        loss2, top1_2 = self.head.contrast(
+            self.encode_query(view2), key1, queue)
+        self.head.enqueue(torch.cat([key2, key1]))
+        return dict(
+            loss_contrast=(loss1 + loss2) / 2, top1_acc=(top1_1 + top1_2) / 2)
 
     def _backward_per_direction(self, clips: Tensor) -> bool:
         """Whether to backpropagate the first direction on its own now.

@@ -2,12 +2,11 @@
 from .config_error import ConfigError, config_scope
 from .early_backward import early_backward
 from .fame_blending import FAMEBlending
-from .momentum_encoder import MomentumEncoder
 from .precision import autocast_off
 from .shuffle_bn import batch_shuffle_ddp, batch_unshuffle_ddp
 
 __all__ = [
-    'ConfigError', 'FAMEBlending', 'MomentumEncoder', 'autocast_off',
+    'ConfigError', 'FAMEBlending', 'autocast_off',
     'batch_shuffle_ddp', 'batch_unshuffle_ddp', 'config_scope',
     'early_backward'
 ]

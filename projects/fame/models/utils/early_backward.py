@@ -51,5 +51,6 @@ def early_backward(loss: Tensor, params: Iterable[Tensor]) -> Tensor:
         Tensor: A scalar with the value of ``loss``.
     """
     params = [p for p in params if p.requires_grad]
-    grads = torch.autograd.grad(loss, params, allow_unused=True)
+    with torch.autocast(loss.device.type, enabled=False):
+        grads = torch.autograd.grad(loss, params, allow_unused=True)
     return _WithGradients.apply(loss.detach(), list(grads), *params)
