@@ -1,5 +1,5 @@
 # Copyright (c) OpenMMLab. All rights reserved.
-"""The transfer configs follow the protocol of FAME_SPEC section 7."""
+"""The transfer configs follow the paper's protocol (docs/algorithm.md)."""
 import re
 import shutil
 from pathlib import Path

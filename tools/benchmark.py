@@ -889,7 +889,7 @@ def audit_stages(model: nn.Module, optim_wrapper: object, settings: Settings,
         preprocess=preprocess,
         fame=lambda: preprocessor.fame.merge(
             torch.empty(num_videos, *clip, device=meta)),
-        colour_augment=lambda: preprocessor.color_augment(
+        colour_augment=lambda: preprocessor.colour_augment(
             torch.empty(2 * num_videos, *clip, device=meta)),
         shuffle_bn=shuffle_bn,
         enqueue=lambda: model.head.enqueue(
@@ -1229,7 +1229,7 @@ def run(args: argparse.Namespace, tmp_dir: str) -> dict:
                                                       supervised_optim),
         key_forward=lambda: moco.encode_key(key_input),
         fame=lambda: preprocessor.fame.merge(view1),
-        colour_augment=lambda: preprocessor.color_augment(both_views),
+        colour_augment=lambda: preprocessor.colour_augment(both_views),
         preprocess=lambda: preprocessor(
             sub_batch(two_view, 2 * batch), training=True))
     times = interleaved(cases, settings.warmup, settings.repeats, device,

@@ -59,7 +59,7 @@ def build_preprocessor(fame: bool = True):
             std=STD,
             fame=dict(type='FAMEBlending') if fame else None,
             grayscale_prob=0.5,
-            color_jitter=dict(
+            colour_jitter=dict(
                 brightness=0.4, contrast=0.4, saturation=0.4, hue=0.1, p=1.),
             blur_prob=1.))
 

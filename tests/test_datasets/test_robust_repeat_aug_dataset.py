@@ -184,7 +184,7 @@ def test_valid_unusual_videos_give_finite_training_inputs(tmp_path, videos):
         dict(
             type='ContrastiveDataPreprocessor',
             grayscale_prob=0.5,
-            color_jitter=dict(
+            colour_jitter=dict(
                 brightness=0.4, contrast=0.4, saturation=0.4, hue=0.1, p=1.),
             blur_prob=1.))
     torch.manual_seed(0)

@@ -15,7 +15,8 @@ from mmengine.utils import digit_version
 from torch import nn
 
 import projects.fame  # noqa: F401
-from projects.fame.engine import (load_from_http_safely, load_from_local_safely,
+from projects.fame.engine import (load_from_http_safely,
+                                  load_from_local_safely,
                                   register_safe_checkpoint_loaders)
 from projects.fame.utils import UnsafeCheckpointError
 from tests.tool_loader import REPO_ROOT, load_tool
@@ -83,13 +84,12 @@ def assert_registered():
 
 
 def test_import_leaves_the_loaders_alone():
-    code = (
-        'import mmengine.runner.checkpoint as c\n'
-        'schemes = dict(c.CheckpointLoader._schemes)\n'
-        'load_from_http = c.load_from_http\n'
-        'import projects.fame\n'
-        'assert c.CheckpointLoader._schemes == schemes\n'
-        'assert c.load_from_http is load_from_http\n')
+    code = ('import mmengine.runner.checkpoint as c\n'
+            'schemes = dict(c.CheckpointLoader._schemes)\n'
+            'load_from_http = c.load_from_http\n'
+            'import projects.fame\n'
+            'assert c.CheckpointLoader._schemes == schemes\n'
+            'assert c.load_from_http is load_from_http\n')
     subprocess.run([sys.executable, '-c', code], cwd=REPO_ROOT, check=True)
 
 
@@ -107,8 +107,9 @@ def test_tools_register_the_loaders_before_the_runner(tool, tmp_path,
     config = tmp_path / 'config.py'
     config.write_text(f'train_dataloader = {dataloader}\n'
                       f'test_dataloader = {dataloader}\n')
-    argv = [str(config)] + ([str(tmp_path / 'epoch_1.pth')]
-                            if tool == 'test' else [])
+    argv = [str(config)]
+    if tool == 'test':
+        argv.append(str(tmp_path / 'epoch_1.pth'))
     monkeypatch.setattr(sys, 'argv', [f'{tool}.py', *argv])
     monkeypatch.setattr(CheckpointLoader, '_schemes',
                         dict(CheckpointLoader._schemes))

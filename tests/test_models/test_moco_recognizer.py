@@ -376,9 +376,9 @@ def build_preprocessor(**kwargs):
         type='ContrastiveDataPreprocessor',
         mean=MEAN,
         std=STD,
-        fame=None,
+        fame=dict(type='FAMEBlending', prob=0.),
         grayscale_prob=0.,
-        color_jitter=dict(p=0.),
+        colour_jitter=dict(p=0.),
         blur_prob=0.)
     cfg.update(kwargs)
     return MODELS.build(cfg)
@@ -494,11 +494,11 @@ def test_preprocessor_grayscale_per_clip():
             pixels[:, 0], pixels[:, 2], atol=1e-5, rtol=0)
 
 
-def test_preprocessor_color_jitter_per_clip():
+def test_preprocessor_colour_jitter_per_clip():
     """Brightness only: one random factor per clip, the same for all its
     frames. Inputs are mid-grey-ish so that nothing is clamped; a per-frame
     least-squares fit ``out = a * x + b`` must give one (a, b) per clip."""
-    preprocessor = build_preprocessor(color_jitter=dict(brightness=0.4, p=1.))
+    preprocessor = build_preprocessor(colour_jitter=dict(brightness=0.4, p=1.))
     num_videos, t = 3, 4
     gen = torch.Generator().manual_seed(9)
     inputs = [

@@ -18,7 +18,7 @@ def preprocess(mask_value: bool) -> tuple:
             mean=(0., 0., 0.),
             std=(1., 1., 1.),
             grayscale_prob=0.,
-            color_jitter=dict(p=0.),
+            colour_jitter=dict(p=0.),
             blur_prob=0.))
     clips = [
         torch.randint(0, 256, (1, 3, T, SIZE, SIZE), dtype=torch.uint8)

@@ -1,10 +1,10 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 """Tests of the batched FAME mask extraction and merging.
 
-The reference below is written from the algorithm text of
-``FAME_SPEC.md`` (sections 2 and 3), clip by clip, with its own Gaussian
-kernel, RGB -> HSV conversion and histograms, independently of the
-batched implementation in ``projects.fame.ops``.
+The reference below is written from the algorithm text of the paper
+(``docs/algorithm.md``, *The steps, row by row*), clip by clip, with its
+own Gaussian kernel, RGB -> HSV conversion and histograms, independently
+of the batched implementation in ``projects.fame.ops``.
 """
 import math
 
@@ -18,7 +18,7 @@ from projects.fame.ops.fame import (blur_kernel_size, colour_bins,
                                     merge_foreground_background, motion_map)
 
 # --------------------------------------------------------------------------
-# Per-clip reference, from the specification text
+# Per-clip reference, from the paper's algorithm text
 # --------------------------------------------------------------------------
 
 
@@ -259,7 +259,7 @@ def test_colour_bins_match_reference_random(hue_mode):
     assert bins.min() >= 0 and bins.max() <= 999
     for i, frame in enumerate(frames):
         assert_bin_margin(frame[:, None], hue_mode)
-        # The implementation counts bins from 0, the spec from 1.
+        # The implementation counts bins from 0, the paper from 1.
         assert torch.equal(bins[i] + 1, ref_bins(frame, hue_mode))
 
 
@@ -267,7 +267,7 @@ def test_colour_bins_match_reference_random(hue_mode):
 @pytest.mark.parametrize('hue_mode', ['turns', 'radians'])
 def test_maps_and_mask_match_reference_structured(hue_mode, obj_hue):
     # obj_hue=0: a pure red object (g == b, so hy = 0.5 exactly in the mean
-    # frame), which the binning must handle as the spec does.
+    # frame), which the binning must handle as the paper does.
     clips = torch.stack([
         moving_object_clip(noise=0.1, obj_hue=obj_hue, seed=s)[0]
         for s in range(3)
@@ -292,18 +292,18 @@ def test_maps_and_mask_match_reference_structured(hue_mode, obj_hue):
 def test_colour_bins_grey_and_pure_red_pixels_follow_spec():
     """Exact half-way values of ``9 * hx`` (grey pixels: s = 0, so
     hx = hy = 0.5; pixels with g == b < r: sin(0) = 0, so hy = 0.5) must be
-    binned as the spec and the released code do: ``round(9 * x + 1)``, with
+    binned as the paper and the released code do: ``round(9 * x + 1)``, with
     round-half-to-even (``torch.round``). ``round(9 * x)`` is not the same
     partition at these points (4.5 -> 4, but 5.5 -> 6)."""
     grey = torch.tensor([.5, .5, .5])
     # Low-saturation warm colour whose hx and hy levels are the grey
-    # level + 1 under the spec's rounding.
+    # level + 1 under the paper's rounding.
     warm = torch.tensor([.52, .51, .50])
     reddish = torch.tensor([.6, .4, .4])  # g == b: hy exactly 0.5
     frame = torch.stack([grey, warm, reddish], dim=1).view(1, 3, 1, 3)
     bins = colour_bins(frame)[0, 0] + 1
     expected = ref_bins(frame[0])[0]
-    # The spec puts grey and the warm colour in one bin.
+    # The paper's binning puts grey and the warm colour in one bin.
     assert expected[0] == expected[1]
     assert torch.equal(bins, expected), (bins, expected)
 
@@ -312,7 +312,7 @@ def test_colour_bins_grey_and_pure_red_pixels_follow_spec():
 def test_foreground_maps_grey_background_match_reference(hue_mode):
     """End to end: a grey background (s = 0 exactly in the mean frame) with
     per-frame grey noise (every motion value distinct, so the seeds are
-    unambiguous) and a moving low-saturation warm object. The spec's
+    unambiguous) and a moving low-saturation warm object. The paper's
     binning puts grey and the object's colour levels differently from
     ``round(9 * x)``; scores and masks must match the reference."""
     size, t = 32, 4
@@ -462,7 +462,7 @@ def test_merge_with_given_perm():
                                                                t][inside])
                 assert torch.equal(out[i, c, t][~inside], clips[perm[i], c,
                                                                 t][~inside])
-    # Same as the spec's arithmetic form.
+    # Same as the paper's arithmetic form.
     m = masks[:, None, None].float()
     torch.testing.assert_close(out, m * clips + (1 - m) * clips[perm])
 

@@ -26,5 +26,5 @@ model = dict(
         temperature=0.1),
     data_preprocessor=dict(
         type='ContrastiveDataPreprocessor',
-        # The baseline switch: prob=0. (or fame=None) trains plain MoCo.
+        # The baseline switch: prob=0. trains plain MoCo.
         fame=dict(type='FAMEBlending', beta=0.5, prob=1.0, hue_mode='turns')))

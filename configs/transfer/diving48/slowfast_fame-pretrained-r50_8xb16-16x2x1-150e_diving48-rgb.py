@@ -1,5 +1,5 @@
 # Fine-tune FAME-pretrained SlowFast-R50 on Diving48 (V2)
-# (FAME_SPEC section 7).
+# (the paper's protocol: docs/algorithm.md).
 _base_ = [
     '../_base_/models/slowfast_r50.py',
     '../_base_/datasets/videos_16x2_224.py',

@@ -1,7 +1,7 @@
 # Linear probe of FAME-pretrained SlowFast-R50 on Diving48 (V2)
-# (FAME_SPEC section 7): the backbone is frozen in eval mode (BN
-# statistics included), only a linear classifier, without dropout,
-# trains.
+# (the paper's protocol, docs/algorithm.md): the backbone is frozen in
+# eval mode (BN statistics included), only a linear classifier, without
+# dropout, trains.
 _base_ = [
     '../_base_/models/slowfast_r50.py',
     '../_base_/datasets/videos_16x2_224.py',

@@ -1,5 +1,5 @@
 # Fine-tune FAME-pretrained I3D (ResNet3d-50) on HMDB51
-# (FAME_SPEC section 7).
+# (the paper's protocol: docs/algorithm.md).
 _base_ = [
     '../_base_/models/i3d_r50.py', '../_base_/datasets/videos_16x2_224.py',
     '../_base_/schedules/sgd_150e_finetune.py', '../_base_/default_runtime.py'

@@ -1,5 +1,5 @@
 # Fine-tune FAME-pretrained R(2+1)D-18 on HMDB51
-# (FAME_SPEC section 7).
+# (the paper's protocol: docs/algorithm.md).
 _base_ = [
     '../_base_/models/r2plus1d_r18.py',
     '../_base_/datasets/videos_16x2_112.py',

@@ -1,5 +1,5 @@
-# Video retrieval with FAME-pretrained R(2+1)D-18 on HMDB51 (FAME_SPEC
-# section 7): the 512-d pooled backbone features of 10 uniformly spaced
+# Video retrieval with FAME-pretrained R(2+1)D-18 on HMDB51 (docs/
+# algorithm.md): the 512-d pooled backbone features of 10 uniformly spaced
 # 16x2 clips, averaged per video; test videos query the training videos,
 # each set mean-centred and L2-normalised, cosine similarity, Recall@k.
 # Run with tools/test.py CONFIG CHECKPOINT, where CHECKPOINT is a FAME

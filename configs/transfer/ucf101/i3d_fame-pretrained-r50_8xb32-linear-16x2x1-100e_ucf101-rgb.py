@@ -1,7 +1,7 @@
 # Linear probe of FAME-pretrained I3D (ResNet3d-50) on UCF101
-# (FAME_SPEC section 7): the backbone is frozen in eval mode (BN
-# statistics included), only a linear classifier, without dropout,
-# trains.
+# (the paper's protocol, docs/algorithm.md): the backbone is frozen in
+# eval mode (BN statistics included), only a linear classifier, without
+# dropout, trains.
 _base_ = [
     '../_base_/models/i3d_r50.py', '../_base_/datasets/videos_16x2_224.py',
     '../_base_/schedules/sgd_100e_linear.py', '../_base_/default_runtime.py'

@@ -10,6 +10,8 @@ from mmaction.datasets import RepeatAugDataset
 from mmaction.registry import DATASETS
 from mmengine.logging import print_log
 
+from ..utils import ConfigError
+
 # A dataset index, or an (index, seed) pair from ``ResumableSampler``.
 SampleKey = Union[int, Tuple[int, int]]
 # Data sample meta key listing the videos replaced to produce a sample.
@@ -110,8 +112,8 @@ class RobustRepeatAugDataset(RepeatAugDataset):
                  max_refetch: int = 10,
                  **kwargs) -> None:
         if not 0 <= max_bad_fraction <= 1:
-            raise ValueError('train_dataloader.dataset.max_bad_fraction must '
-                             f'be in [0, 1], got {max_bad_fraction}')
+            raise ConfigError('train_dataloader.dataset.max_bad_fraction',
+                              f'must be in [0, 1], got {max_bad_fraction}')
         super().__init__(*args, max_refetch=max_refetch, **kwargs)
         self.max_bad_fraction = max_bad_fraction
         transforms = self.pipeline.transforms

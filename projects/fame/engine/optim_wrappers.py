@@ -11,6 +11,8 @@ from mmengine.optim import AmpOptimWrapper, OptimWrapper
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _NormBase
 
+from ..utils import ConfigError
+
 
 class _SkipNonFiniteMixin:
     """Skip the update of a step whose loss is not finite.
@@ -37,8 +39,8 @@ class _SkipNonFiniteMixin:
                  **kwargs) -> None:
         super().__init__(*args, **kwargs)
         if max_consecutive_skips < 1:
-            raise ValueError('optim_wrapper.max_consecutive_skips must be '
-                             f'>= 1, got {max_consecutive_skips}')
+            raise ConfigError('optim_wrapper.max_consecutive_skips',
+                              f'must be >= 1, got {max_consecutive_skips}')
         self.max_consecutive_skips = max_consecutive_skips
         self.skipped_steps = 0
         self._consecutive_skips = 0

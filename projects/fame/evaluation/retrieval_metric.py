@@ -58,7 +58,7 @@ def _single_label(data_sample: dict) -> int:
 
 @METRICS.register_module()
 class VideoRetrievalMetric(BaseMetric):
-    """Recall@k of video-to-video retrieval (FAME_SPEC section 7).
+    """Recall@k of video-to-video retrieval (``docs/algorithm.md``).
 
     Features of the test split query those of the training split (the
     gallery); see :func:`retrieval_recall`. Each data sample must carry a

@@ -22,6 +22,8 @@ from kornia.color import rgb_to_hsv
 from kornia.filters import gaussian_blur2d
 from torch import Tensor
 
+from ..utils import ConfigError
+
 HUE_MODES = ('turns', 'radians')
 # Seed fractions of the reference; fixed, independent of ``beta``.
 FOREGROUND_SEED_RATIO = 0.5
@@ -152,6 +154,19 @@ def foreground_maps(clips: Tensor,
     return motion, _minmax_normalize(_blur(score.view_as(bins)))
 
 
+def check_beta(beta: float) -> float:
+    """Return ``beta`` if it is a valid foreground fraction, in (0, 1].
+
+    Raises:
+        ConfigError: Under the key ``beta``.
+    """
+    if not 0 < beta <= 1:
+        raise ConfigError(
+            'beta', f'must be in (0, 1], got {beta} (the fraction of each '
+            'frame kept as foreground)')
+    return beta
+
+
 def foreground_mask(clips: Tensor,
                     beta: float = 0.5,
                     hue_mode: str = 'turns') -> Tensor:
@@ -167,8 +182,7 @@ def foreground_mask(clips: Tensor,
         Tensor: Boolean masks of shape (N, H, W) with exactly
         ``int(beta * H * W)`` True entries each, shared by all frames.
     """
-    if not 0 < beta <= 1:
-        raise ValueError(f'beta must be in (0, 1], got {beta}')
+    check_beta(beta)
     _, score = foreground_maps(clips, hue_mode)
     return _top_k_mask(score, int(beta * score.shape[-2] * score.shape[-1]))
 

@@ -6,7 +6,7 @@ import torch
 from mmaction.registry import TRANSFORMS
 from mmcv.transforms import BaseTransform
 
-from ..ops import foreground_mask
+from ..ops import check_beta, foreground_mask
 
 
 @TRANSFORMS.register_module()
@@ -30,9 +30,7 @@ class FAMEMask(BaseTransform):
     """
 
     def __init__(self, beta: float = 0.5, hue_mode: str = 'turns') -> None:
-        if not 0 < beta <= 1:
-            raise ValueError(f'FAMEMask: beta must be in (0, 1], got {beta}')
-        self.beta = beta
+        self.beta = check_beta(beta)
         self.hue_mode = hue_mode
 
     def transform(self, results: Dict) -> Dict:

@@ -2,8 +2,10 @@
 from .checkpoint import (UnsafeCheckpointError, load_checkpoint_safely,
                          register_checkpoint_safe_globals)
 from .config import check_data_paths, check_optional_dependencies, find_config
+from .config_error import ConfigError, config_scope
 
 __all__ = [
-    'UnsafeCheckpointError', 'check_data_paths', 'check_optional_dependencies',
-    'find_config', 'load_checkpoint_safely', 'register_checkpoint_safe_globals'
+    'ConfigError', 'UnsafeCheckpointError', 'check_data_paths',
+    'check_optional_dependencies', 'config_scope', 'find_config',
+    'load_checkpoint_safely', 'register_checkpoint_safe_globals'
 ]

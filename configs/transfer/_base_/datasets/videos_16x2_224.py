@@ -1,6 +1,6 @@
 # Video clips of 16 frames at stride 2 (as in pretraining), cropped to 224.
 # Train: one clip, random resized crop (area 0.2-1, as in the reference
-# fine-tuning) and flip. Val: one centre clip. Test (FAME_SPEC section 7):
+# fine-tuning) and flip. Val: one centre clip. Test (docs/algorithm.md):
 # 10 uniformly spaced clips, centre crop; the head averages their scores.
 # The dataset configs set `ann_file` and `data_prefix`.
 dataset_type = 'VideoDataset'

@@ -1,5 +1,5 @@
 # Linear-probe schedule of the reference (MoCo's linear classification
-# protocol, FAME_SPEC section 7): SGD, momentum 0.9, no weight decay, lr 30
+# protocol, docs/algorithm.md): SGD, momentum 0.9, no weight decay, lr 30
 # for a total batch of 256 (8 GPUs x 32), 100 epochs, lr x0.1 at epochs 60
 # and 80. The large lr suits a classifier on unnormalised pooled features.
 # For another total batch, scale lr linearly: `--auto-scale-lr` does it.

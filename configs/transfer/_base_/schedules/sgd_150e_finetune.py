@@ -1,5 +1,5 @@
-# Fine-tuning schedule of the reference I3D runs on UCF101 (FAME_SPEC
-# section 7): SGD, momentum 0.9, weight decay 1e-4, lr 0.025 for a total
+# Fine-tuning schedule of the reference I3D runs on UCF101 (docs/
+# algorithm.md): SGD, momentum 0.9, weight decay 1e-4, lr 0.025 for a total
 # batch of 128 (8 GPUs x 16), 150 epochs, lr x0.1 at epochs 60 and 120.
 # The reference's fine-tuning script uses the same settings for R(2+1)D-18;
 # we keep them for SlowFast and for HMDB51 and Diving48 too. For another

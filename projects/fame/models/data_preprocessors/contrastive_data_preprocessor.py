@@ -8,7 +8,7 @@ from mmaction.registry import MODELS
 from torch import Tensor
 
 from ...ops import blur_kernel_size
-from ..utils import autocast_off, config_scope
+from ..utils import ConfigError, autocast_off, config_scope
 
 
 @MODELS.register_module()
@@ -37,12 +37,12 @@ class ContrastiveDataPreprocessor(ActionDataPreprocessor):
             Defaults to the Kinetics-400 statistics of the paper.
         std (Sequence[float]): Per-channel std on the 0-255 scale.
             Defaults to the Kinetics-400 statistics of the paper.
-        fame (dict, optional): Config of the :class:`FAMEBlending` applied to
-            view 1. ``None`` or ``prob=0.`` trains plain MoCo. Defaults to
+        fame (dict): Config of the :class:`FAMEBlending` applied to view 1;
+            with ``prob=0.`` it trains plain MoCo. Defaults to
             ``dict(type='FAMEBlending')``.
         grayscale_prob (float): Probability of converting a clip to
             grayscale. Defaults to 0.2.
-        color_jitter (dict): Arguments of ``kornia.augmentation.ColorJitter``
+        colour_jitter (dict): Arguments of ``kornia.augmentation.ColorJitter``
             (brightness, contrast, saturation, hue, p). Defaults to
             ``dict(brightness=0.4, contrast=0.4, saturation=0.4, hue=0.1,
             p=0.8)``.
@@ -55,9 +55,9 @@ class ContrastiveDataPreprocessor(ActionDataPreprocessor):
     def __init__(self,
                  mean: Sequence[float] = (110.2008, 100.63983, 95.99475),
                  std: Sequence[float] = (58.14765, 56.46975, 55.332195),
-                 fame: Optional[dict] = dict(type='FAMEBlending'),
+                 fame: dict = dict(type='FAMEBlending'),
                  grayscale_prob: float = 0.2,
-                 color_jitter: dict = dict(
+                 colour_jitter: dict = dict(
                      brightness=0.4,
                      contrast=0.4,
                      saturation=0.4,
@@ -67,37 +67,37 @@ class ContrastiveDataPreprocessor(ActionDataPreprocessor):
                  blur_sigma: Sequence[float] = (0.1, 2.0),
                  format_shape: str = 'NCTHW') -> None:
         if format_shape != 'NCTHW':
-            raise ValueError('ContrastiveDataPreprocessor: format_shape must '
-                             f"be 'NCTHW', got {format_shape!r}")
+            raise ConfigError('format_shape',
+                              f"must be 'NCTHW', got {format_shape!r}")
         super().__init__(mean=mean, std=std, format_shape=format_shape)
         # Copy the clips (pinned by the dataloader) to the device without
         # waiting for it: a blocking copy synchronises, once per clip.
         self._non_blocking = True
         with config_scope('fame'):
-            self.fame = MODELS.build(fame) if fame is not None else None
+            self.fame = MODELS.build(fame)
         self.grayscale_prob = grayscale_prob
-        self.color_jitter = dict(color_jitter)
+        self.colour_jitter = dict(colour_jitter)
         self.blur_prob = blur_prob
         self.blur_sigma = tuple(blur_sigma)
         # A plain dict, not a ModuleDict: the augmentations stay on the host
         # when the model moves, so kornia draws their random parameters there
         # and copies them to the device without a synchronisation.
-        self._color_augments: Dict[int, K.VideoSequential] = {}
+        self._colour_augments: Dict[int, K.VideoSequential] = {}
 
-    def color_augment(self, clips: Tensor) -> Tensor:
+    def colour_augment(self, clips: Tensor) -> Tensor:
         """Per-clip colour augmentation of (N, 3, T, H, W) clips in [0, 1]."""
         crop_size = min(clips.shape[-2:])
-        augment = self._color_augments.get(crop_size)
+        augment = self._colour_augments.get(crop_size)
         if augment is None:
             k = blur_kernel_size(crop_size)
             augment = K.VideoSequential(
                 K.RandomGrayscale(p=self.grayscale_prob),
-                K.ColorJitter(**self.color_jitter),
+                K.ColorJitter(**self.colour_jitter),
                 K.RandomGaussianBlur((k, k), self.blur_sigma,
                                      p=self.blur_prob),
                 data_format='BCTHW',
                 same_on_frame=True)
-            self._color_augments[crop_size] = augment
+            self._colour_augments[crop_size] = augment
         return augment(clips)
 
     def forward(self, data: dict, training: bool = False) -> dict:
@@ -137,12 +137,10 @@ class ContrastiveDataPreprocessor(ActionDataPreprocessor):
         # A copy even for float32 inputs: stacked inputs on the device are
         # the caller's tensor, which the in-place division must not change.
         view1, view2 = views.to(torch.float32, copy=True).div_(255).unbind(1)
-        if self.fame is not None:
-            view1 = self.fame.merge(
-                view1,
-                masks=self._stored_masks(data['data_samples'][0::2], view1))
+        view1 = self.fame.merge(
+            view1, masks=self._stored_masks(data['data_samples'][0::2], view1))
         num_videos = view1.shape[0]
-        clips = self.color_augment(torch.cat([view1, view2]))
+        clips = self.colour_augment(torch.cat([view1, view2]))
         clips = (clips * 255 - self.mean) / self.std
         return dict(
             inputs=[clips[:num_videos], clips[num_videos:]],

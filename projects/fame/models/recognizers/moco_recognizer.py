@@ -88,6 +88,8 @@ class MoCoRecognizer(BaseModel):
             width = pooled_width(self.backbone)
             if width is not None:
                 self._check_width(width)
+        # Otherwise checked once, at the first forward pass.
+        self._width_unknown = width is None
         # MMEngine's EMA weighs the source by its ``momentum``: 1 - m. Its
         # first update copies the query encoder, so the key encoder starts
         # from the query's initialised weights; the buffers (BN statistics)
@@ -111,11 +113,11 @@ class MoCoRecognizer(BaseModel):
         """Embeddings (N, D) of clips by a (backbone, projector) encoder."""
         backbone, projector = encoder
         feats = backbone(clips)
-        pathways = (feats, ) if isinstance(feats, Tensor) else feats
-        width = sum(f.shape[1] for f in pathways)  # channels, once pooled
-        if width != self.head.in_channels:
-            with config_scope('model'):
-                self._check_width(width)
+        if self._width_unknown:
+            pathways = (feats, ) if isinstance(feats, Tensor) else feats
+            with config_scope('model'):  # channels, once pooled
+                self._check_width(sum(f.shape[1] for f in pathways))
+            self._width_unknown = False
         return projector(feats)
 
     def encode_query(self, clips: Tensor) -> Tensor:

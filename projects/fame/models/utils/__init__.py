@@ -1,12 +1,11 @@
 # Copyright (c) OpenMMLab. All rights reserved.
-from .config_error import ConfigError, config_scope
+from ...utils import ConfigError, config_scope
 from .early_backward import early_backward
 from .fame_blending import FAMEBlending
 from .precision import autocast_off
 from .shuffle_bn import batch_shuffle_ddp, batch_unshuffle_ddp
 
 __all__ = [
-    'ConfigError', 'FAMEBlending', 'autocast_off',
-    'batch_shuffle_ddp', 'batch_unshuffle_ddp', 'config_scope',
-    'early_backward'
+    'ConfigError', 'FAMEBlending', 'autocast_off', 'batch_shuffle_ddp',
+    'batch_unshuffle_ddp', 'config_scope', 'early_backward'
 ]

@@ -7,8 +7,8 @@ from mmaction.registry import MODELS
 from mmaction.utils import SampleList
 from torch import Tensor
 
-from ...ops import foreground_mask, merge_foreground_background
-from .config_error import ConfigError
+from ...ops import check_beta, foreground_mask, merge_foreground_background
+from ...utils import ConfigError
 from .precision import autocast_off
 
 
@@ -57,17 +57,13 @@ class FAMEBlending(BaseMiniBatchBlending):
                  std: Optional[Sequence[float]] = None,
                  max_pixel_value: float = 255.) -> None:
         super().__init__(num_classes=0)
-        if not 0 < beta <= 1:
-            raise ConfigError(
-                'beta', f'must be in (0, 1], got {beta} (the fraction of '
-                'each frame FAMEBlending keeps as foreground)')
         if not 0 <= prob <= 1:
             raise ConfigError(
                 'prob', f'must be in [0, 1], got {prob} (the probability '
                 'that FAMEBlending merges a clip)')
         if (mean is None) != (std is None):
             raise ConfigError('mean', 'and std: give both, or none')
-        self.beta = beta
+        self.beta = check_beta(beta)
         self.prob = prob
         self.hue_mode = hue_mode
         self.mean = mean
