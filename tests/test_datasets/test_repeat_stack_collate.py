@@ -57,7 +57,7 @@ def build_preprocessor(fame: bool = True):
             type='ContrastiveDataPreprocessor',
             mean=MEAN,
             std=STD,
-            fame=dict(type='FAMEBlending') if fame else None,
+            fame=dict(type='FAMEBlending', prob=1. if fame else 0.),
             grayscale_prob=0.5,
             colour_jitter=dict(
                 brightness=0.4, contrast=0.4, saturation=0.4, hue=0.1, p=1.),
