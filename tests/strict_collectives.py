@@ -34,8 +34,10 @@ each received, for traffic counts.
 """
 import functools
 import inspect
+import multiprocessing
 import os
 import socket
+import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
@@ -70,6 +72,9 @@ TENSOR_COLLECTIVES = ('all_reduce', 'broadcast', 'reduce', 'all_gather',
                       'all_gather_into_tensor', 'gather', 'scatter',
                       'reduce_scatter', 'reduce_scatter_tensor', 'all_to_all',
                       'all_to_all_single', 'barrier')
+
+# What the processes of run_in_processes find imported.
+PRELOAD = ['torch', 'mmengine', 'mmaction.models', 'projects.fame']
 
 _originals: Dict[str, Callable] = {}
 _records: List['Record'] = []
@@ -121,27 +126,28 @@ def _call_sites() -> Tuple[str, Tuple[str, str], bool]:
     caller of torch.distributed; whether the path places tensors on the
     backend's device."""
     here = os.path.abspath(__file__)
-    frames = inspect.stack(context=0)[2:]  # skip _call_sites, the wrapper
-    direct = frames[0]
-    direct_file = _relative(direct.filename)
+    frame = sys._getframe(2)  # skip _call_sites and the wrapper
+    direct = frame
+    direct_file = _relative(direct.f_code.co_filename)
     site = None
-    for frame in frames:
-        path = os.path.abspath(frame.filename)
+    while frame is not None:
+        path = os.path.abspath(frame.f_code.co_filename)
         parts = path.split(os.sep)
-        if path == here or 'torch' in parts or 'mmengine' in parts:
-            continue
-        site = f'{_relative(path)}:{frame.lineno}'
-        break
-    parts = os.path.abspath(direct.filename).split(os.sep)
+        if path != here and 'torch' not in parts and 'mmengine' not in parts:
+            site = f'{_relative(path)}:{frame.f_lineno}'
+            break
+        frame = frame.f_back
+    function = direct.f_code.co_name
+    parts = os.path.abspath(direct.f_code.co_filename).split(os.sep)
     if 'mmengine' in parts and 'dist' in parts:
-        safe = direct.function in MMENGINE_DEVICE_SAFE
+        safe = function in MMENGINE_DEVICE_SAFE
     elif direct_file.startswith(('projects' + os.sep, 'tools' + os.sep)):
-        safe = (direct_file, direct.function) in DEVICE_SAFE_CALLERS
+        safe = (direct_file, function) in DEVICE_SAFE_CALLERS
     else:
         # torch's own code, MMEngine outside mmengine.dist, the tests.
         safe = True
-    return (site or f'{direct_file}:{direct.lineno}',
-            (f'{direct_file}:{direct.lineno}', direct.function), safe)
+    direct_site = f'{direct_file}:{direct.f_lineno}'
+    return site or direct_site, (direct_site, function), safe
 
 
 def _describe(name: str, args: Dict[str, Any]) -> dict:
@@ -417,11 +423,15 @@ def run_in_processes(fn: Callable, world_size: int, *args) -> List[Any]:
     Returns:
         list: What ``fn`` returned, by rank.
     """
+    # Forked from a server that imported the project once, rather than each
+    # process importing it anew: a few seconds per process.
+    multiprocessing.set_forkserver_preload(PRELOAD)
     with mp.Manager() as manager:
         results = manager.dict()
-        mp.spawn(
+        mp.start_processes(
             _process,
             args=(world_size, free_port(), fn, args, results),
             nprocs=world_size,
-            join=True)
+            join=True,
+            start_method='forkserver')
         return [results[rank] for rank in range(world_size)]
