@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import torch
-import torch.distributed as dist
 
 from tests.strict_collectives import free_port, run_in_processes
 
@@ -26,7 +25,6 @@ def _worker(rank: int, world_size: int) -> dict:
     restored = batch_unshuffle_ddp(shuffled * 2, unshuffle)
 
     head = MoCoHead(in_channels=4, feat_dim=2, queue_len=8)
-    dist.broadcast(head.queue, src=0)  # the model wrapper does this
     keys = torch.full((BATCH, 2), float(rank))
     head.enqueue(keys)
     # A NaN key on one rank: no rank enqueues the step's keys.
@@ -119,6 +117,20 @@ def test_preprocessed_views_pass_shuffle_bn_under_nccl_rules():
     # collectives as NCCL wants them (contiguous), and come back.
     assert run_in_processes(_preprocessed_views_worker, WORLD_SIZE) == \
         [[True, True]] * WORLD_SIZE
+
+
+def _initial_queue_worker(rank: int, world_size: int) -> torch.Tensor:
+    from projects.fame.models.heads import MoCoHead
+    torch.manual_seed(rank)  # --diff-rank-seed
+    return MoCoHead(in_channels=4, feat_dim=8, queue_len=16).queue
+
+
+def test_initial_queue_is_the_same_on_every_rank_whatever_the_seeds():
+    # MMEngine wraps the model with broadcast_buffers=False: nothing else
+    # makes the queues of the processes agree before the first keys.
+    queues = run_in_processes(_initial_queue_worker, WORLD_SIZE)
+    assert torch.equal(queues[0], queues[1])
+    assert torch.allclose(queues[0].norm(dim=1), torch.ones(16))
 
 
 # --------------------------------------------------------------------------
