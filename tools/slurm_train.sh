@@ -3,7 +3,7 @@
 # Usage: tools/slurm_train.sh PARTITION JOB_NAME CONFIG [WORK_DIR] [args...]
 #   WORK_DIR is taken as the 4th argument when it does not start with '-'.
 # Env: GPUS (8), GPUS_PER_NODE (8), CPUS_PER_TASK (5), SRUN_ARGS (''),
-#      PYTHON (python).
+#      PYTHON (python), MASTER_PORT or PORT (20000 + SLURM_JOB_ID % 10000).
 set -euo pipefail
 
 if [[ $# -lt 3 ]]; then
@@ -30,6 +30,17 @@ if (( GPUS < GPUS_PER_NODE )); then
     GPUS_PER_NODE=${GPUS}
 fi
 
+# MMEngine's slurm launcher takes MASTER_PORT, else 29500 for every job:
+# two jobs whose first node is the same machine would collide. Use the
+# user's MASTER_PORT or PORT, else one port per job from the job id, which
+# srun sets in every task (and which is unknown here outside an allocation).
+if [[ -z ${MASTER_PORT:-} && -n ${PORT:-} ]]; then
+    export MASTER_PORT=${PORT}
+fi
+# shellcheck disable=SC2016
+WITH_PORT='export MASTER_PORT=${MASTER_PORT:-$((20000 + SLURM_JOB_ID % 10000))}
+exec "$@"'
+
 TOOLS_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 REPO_ROOT=$(dirname -- "${TOOLS_DIR}")
 export PYTHONPATH="${REPO_ROOT}${PYTHONPATH:+:${PYTHONPATH}}"
@@ -45,5 +56,6 @@ exec srun -p "${PARTITION}" \
     --cpus-per-task="${CPUS_PER_TASK}" \
     --kill-on-bad-exit=1 \
     ${SRUN_ARGS} \
+    bash -c "${WITH_PORT}" bash \
     "${PYTHON}" -u "${TOOLS_DIR}/train.py" "${CONFIG}" --launcher slurm \
     ${WORK_DIR_ARGS[@]+"${WORK_DIR_ARGS[@]}"} "$@"

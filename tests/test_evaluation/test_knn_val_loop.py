@@ -10,6 +10,7 @@ from mmengine.evaluator import Evaluator
 from torch.utils.data import DataLoader
 
 from projects.fame.evaluation import KNNValLoop
+from tests.strict_collectives import run_in_processes
 
 
 class FeatureModel(torch.nn.Module):
@@ -91,3 +92,58 @@ def test_knn_val_loop_matches_reference(k):
     hooks = [call.args[0] for call in calls]
     assert hooks[0] == 'before_val' and hooks[-1] == 'after_val'
     assert hooks.count('before_val_iter') == 3
+
+
+def sharded_data():
+    """A bank of 16 videos and 10 to classify: even halves."""
+    generator = torch.Generator().manual_seed(0)
+    centres = 2 * torch.randn(3, 6, generator=generator)
+    bank_labels = torch.arange(16) % 3
+    bank = centres[bank_labels] + torch.randn(16, 6, generator=generator)
+    labels = torch.arange(10) % 3
+    queries = centres[labels] + 2 * torch.randn(10, 6, generator=generator)
+    return bank, bank_labels, queries, labels
+
+
+def _knn_metrics(rank: int, world_size: int) -> dict:
+    from mmengine.dataset import DefaultSampler
+    bank, bank_labels, queries, labels = sharded_data()
+
+    def sharded(feats, labels):
+        items = [dict(feat=f, label=y) for f, y in zip(feats, labels)]
+        return DataLoader(
+            items,
+            batch_size=4,
+            sampler=DefaultSampler(items, shuffle=False),
+            collate_fn=loader(feats, labels).collate_fn)
+
+    runner = MagicMock()
+    runner.model = FeatureModel()
+    evaluator = Evaluator(
+        AccMetric(metric_options=dict(top_k_accuracy=dict(topk=(1, )))))
+    loop = KNNValLoop(
+        runner,
+        sharded(queries, labels),
+        evaluator,
+        sharded(bank, bank_labels),
+        k=5,
+        num_classes=3,
+        temperature=0.5)
+    return loop.run()
+
+
+def test_knn_val_loop_on_two_processes_matches_one():
+    # Each process reads half of the bank and of the validation videos,
+    # under NCCL's rules for the feature gather (strict collectives).
+    metrics = run_in_processes(_knn_metrics, 2)
+    assert metrics[0] == metrics[1]
+    bank, bank_labels, queries, labels = sharded_data()
+    votes = [
+        reference_votes(bank, bank_labels, q, 5, 0.5, 3)
+        for q in queries.tolist()
+    ]
+    correct = [
+        max(range(3), key=v.__getitem__) == y
+        for v, y in zip(votes, labels.tolist())
+    ]
+    assert metrics[0]['acc/top1'] == pytest.approx(sum(correct) / 10)

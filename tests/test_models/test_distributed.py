@@ -1,32 +1,21 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 """Queue and shuffle BN across two CPU processes (gloo); a two-process
-run of ``tools/dist_train.sh`` resumed in one process."""
+run of ``tools/dist_train.sh`` resumed in one process. Every collective is
+checked against NCCL's rules (``tests/strict_collectives.py``)."""
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import torch
-import torch.distributed as dist
-import torch.multiprocessing as mp
+
+from tests.strict_collectives import free_port, run_in_processes
 
 WORLD_SIZE = 2
 BATCH = 3
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
-
-
-def _worker(rank: int, port: int, results: dict) -> None:
-    dist.init_process_group(
-        'gloo',
-        init_method=f'tcp://127.0.0.1:{port}',
-        rank=rank,
-        world_size=WORLD_SIZE)
+def _worker(rank: int, world_size: int) -> dict:
     from projects.fame.models.heads import MoCoHead
     from projects.fame.models.utils import (batch_shuffle_ddp,
                                             batch_unshuffle_ddp)
@@ -36,7 +25,6 @@ def _worker(rank: int, port: int, results: dict) -> None:
     restored = batch_unshuffle_ddp(shuffled * 2, unshuffle)
 
     head = MoCoHead(in_channels=4, feat_dim=2, queue_len=8)
-    dist.broadcast(head.queue, src=0)  # the model wrapper does this
     keys = torch.full((BATCH, 2), float(rank))
     head.enqueue(keys)
     # A NaN key on one rank: no rank enqueues the step's keys.
@@ -64,7 +52,7 @@ def _worker(rank: int, port: int, results: dict) -> None:
     fused_weight = fused.weight.detach().clone()
     loss = fused(torch.ones(1, 2)).sum()
     fused_wrapper.update_params(loss * float('nan') if rank else loss)
-    results[rank] = dict(
+    return dict(
         shuffled=shuffled,
         restored=restored,
         queue=head.queue.clone(),
@@ -73,18 +61,10 @@ def _worker(rank: int, port: int, results: dict) -> None:
         update_skipped=torch.equal(model.weight, weight),
         fused_update_skipped=torch.equal(fused.weight, fused_weight),
         fused_skipped_steps=fused_wrapper.skipped_steps)
-    dist.destroy_process_group()
 
 
 def test_queue_and_shuffle_bn_across_processes():
-    with mp.Manager() as manager:
-        results = manager.dict()
-        mp.spawn(
-            _worker,
-            args=(_free_port(), results),
-            nprocs=WORLD_SIZE,
-            join=True)
-        results = dict(results)
+    results = run_in_processes(_worker, WORLD_SIZE)
 
     global_batch = torch.cat([
         torch.arange(BATCH, dtype=torch.float32)[:, None] + 10 * r
@@ -110,6 +90,49 @@ def test_queue_and_shuffle_bn_across_processes():
         assert results[rank]['fused_skipped_steps'] == 1
 
 
+def _preprocessed_views_worker(rank: int, world_size: int) -> list:
+    from mmaction.structures import ActionDataSample
+
+    from projects.fame.models.data_preprocessors import \
+        ContrastiveDataPreprocessor
+    from projects.fame.models.utils import (batch_shuffle_ddp,
+                                            batch_unshuffle_ddp)
+    torch.manual_seed(rank)
+    clips = [
+        torch.randint(0, 256, (1, 3, 8, 32, 32), dtype=torch.uint8)
+        for _ in range(2 * BATCH)
+    ]
+    data = dict(inputs=clips, data_samples=[ActionDataSample() for _ in clips])
+    views = ContrastiveDataPreprocessor()(data, training=True)['inputs']
+    restored = []
+    for view in views:
+        shuffled, unshuffle = batch_shuffle_ddp(view)
+        restored.append(
+            torch.equal(batch_unshuffle_ddp(shuffled, unshuffle), view))
+    return restored
+
+
+def test_preprocessed_views_pass_shuffle_bn_under_nccl_rules():
+    # The training views of the data preprocessor go through shuffle BN's
+    # collectives as NCCL wants them (contiguous), and come back.
+    assert run_in_processes(_preprocessed_views_worker, WORLD_SIZE) == \
+        [[True, True]] * WORLD_SIZE
+
+
+def _initial_queue_worker(rank: int, world_size: int) -> torch.Tensor:
+    from projects.fame.models.heads import MoCoHead
+    torch.manual_seed(rank)  # --diff-rank-seed
+    return MoCoHead(in_channels=4, feat_dim=8, queue_len=16).queue
+
+
+def test_initial_queue_is_the_same_on_every_rank_whatever_the_seeds():
+    # MMEngine wraps the model with broadcast_buffers=False: nothing else
+    # makes the queues of the processes agree before the first keys.
+    queues = run_in_processes(_initial_queue_worker, WORLD_SIZE)
+    assert torch.equal(queues[0], queues[1])
+    assert torch.allclose(queues[0].norm(dim=1), torch.ones(16))
+
+
 # --------------------------------------------------------------------------
 # tools/dist_train.sh: 2 CPU processes, then resumed in 1
 # --------------------------------------------------------------------------
@@ -121,9 +144,13 @@ from make_motion_dataset import generate  # noqa: E402
 VIDEOS, VIDEOS_PER_RANK, QUEUE_LEN = 8, 2, 48
 DIST_ITERS = VIDEOS // (VIDEOS_PER_RANK * WORLD_SIZE)  # one epoch
 
-# Saves each rank's queue, pointer and key encoder after every step.
+# Saves each rank's queue, pointer and key encoder after every step; checks
+# every collective of the run against NCCL's rules.
 DUMP_HOOK = """
 import torch
+from tests.strict_collectives import clear_records, install, records
+
+install()  # imported before the process group starts
 from mmaction.registry import HOOKS
 from mmengine.hooks import Hook
 
@@ -139,10 +166,12 @@ class DumpMoCoStateHook(Hook):
         model = runner.model.module
         torch.save(
             dict(
+                checked=[(r.name, r.site) for r in records()],
                 queue=model.head.queue,
                 ptr=model.head.queue_ptr,
                 key_encoder=dict(model.key_encoder.named_parameters())),
             f'{self.out_dir}/rank{runner.rank}_iter{runner.iter + 1}.pth')
+        clear_records()
 """
 
 CONFIG = """
@@ -196,7 +225,7 @@ def test_dist_train_on_cpu_then_resume_in_one_process(tmp_path, monkeypatch):
         os.environ,
         OMP_NUM_THREADS='1',
         PYTHON=sys.executable,
-        PORT=str(_free_port()),
+        PORT=str(free_port()),
         PYTHONPATH=str(tmp_path))
     command = [
         'bash',
@@ -223,6 +252,12 @@ def test_dist_train_on_cpu_then_resume_in_one_process(tmp_path, monkeypatch):
             assert torch.equal(other['ptr'], ranks[0]['ptr'])
             for name, value in ranks[0]['key_encoder'].items():
                 assert torch.equal(other['key_encoder'][name], value), name
+        # The step's collectives were checked: shuffle BN, the queue.
+        sites = {site.split(':')[0] for _, site in ranks[0]['checked']}
+        assert {
+            'projects/fame/models/utils/shuffle_bn.py',
+            'projects/fame/models/heads/moco_head.py'
+        } <= sites
     checkpoint = load_checkpoint_safely(work_dir / 'epoch_1.pth')
     state = checkpoint['state_dict']
     assert not any(k.startswith('module.') for k in state)

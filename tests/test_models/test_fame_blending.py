@@ -239,3 +239,29 @@ def test_fame_mask_transform_after_format_shape():
         transform(dict(imgs=[np.zeros((8, 8), dtype=np.uint8)]))
     with pytest.raises(ValueError, match='beta'):
         TRANSFORMS.build(dict(type='FAMEMask', beta=0.))
+
+
+def test_mean_and_std_are_buffers_of_the_preprocessor(monkeypatch):
+    # Lists made into tensors per batch: a blocking host-to-device copy.
+    preprocessor = ActionDataPreprocessor(
+        mean=MEAN,
+        std=STD,
+        format_shape='NCTHW',
+        blending=dict(type='FAMEBlending', mean=MEAN, std=STD))
+    buffers = dict(preprocessor.named_buffers())
+    assert torch.equal(buffers['blending.mean'],
+                       torch.tensor(MEAN).view(1, 3, 1, 1, 1))
+    assert torch.equal(buffers['blending.std'],
+                       torch.tensor(STD).view(1, 3, 1, 1, 1))
+    # Moved with the preprocessor, not saved in checkpoints.
+    preprocessor.to(torch.float64)
+    assert preprocessor.blending.mean.dtype == torch.float64
+    assert not any(k.startswith('blending') for k in preprocessor.state_dict())
+
+    def refused(*args, **kwargs):
+        raise AssertionError('a tensor made from host values per batch')
+
+    monkeypatch.setattr(torch.Tensor, 'new_tensor', refused)
+    clips = torch.rand(2, 1, 3, 4, 16, 16, dtype=torch.float64)
+    out, _ = preprocessor.blending(clips, make_samples(2))
+    assert out.shape == clips.shape

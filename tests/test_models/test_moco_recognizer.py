@@ -408,6 +408,22 @@ def test_preprocessor_views_and_order():
         torch.testing.assert_close(view2[i], normalise(inputs[2 * i + 1][0]))
 
 
+@pytest.mark.parametrize('augment', [
+    dict(),
+    dict(grayscale_prob=0.2, color_jitter=dict(p=0.8), blur_prob=0.5),
+    dict(grayscale_prob=1., color_jitter=dict(p=1.), blur_prob=1.),
+])
+def test_preprocessor_views_are_contiguous(augment):
+    # kornia's VideoSequential returns a transposed view; NCCL's collectives
+    # (shuffle BN) refuse non-contiguous tensors.
+    preprocessor = build_preprocessor(
+        fame=dict(type='FAMEBlending'), **augment)
+    view1, view2 = preprocessor(train_batch(t=8), training=True)['inputs']
+    for view in (view1, view2):
+        assert view.shape == (2, 3, 8, 32, 32)
+        assert view.is_contiguous()
+
+
 def test_preprocessor_with_fame_merges_view1_only():
     preprocessor = build_preprocessor(fame=dict(type='FAMEBlending'))
     data = train_batch(num_videos=4, t=4, size=16, seed=6)

@@ -209,7 +209,50 @@ def test_slurm_train_command_line(tmp_path):
     assert lines[1:] == [
         '-p', 'part', '--job-name=job', '--gres=gpu:2', '--ntasks=2',
         '--ntasks-per-node=2', '--cpus-per-task=5', '--kill-on-bad-exit=1',
-        '--quotatype=auto', '--exclusive', 'python', '-u',
+        '--quotatype=auto', '--exclusive', 'bash', '-c',
+        'export MASTER_PORT=${MASTER_PORT:-$((20000 + SLURM_JOB_ID % 10000))}',
+        'exec "$@"', 'bash', 'python', '-u',
         str(TOOLS_DIR / 'train.py'), 'a.py', '--launcher', 'slurm',
         '--work-dir', 'wd', '--amp'
     ]
+
+
+# srun, running its command as in one task of job 123456.
+FAKE_SRUN = '''#!/usr/bin/env bash
+while [[ $1 == -* ]]; do
+    if [[ $1 == -p ]]; then shift; fi
+    shift
+done
+SLURM_JOB_ID=123456 exec "$@"
+'''
+
+
+@pytest.mark.parametrize('script', ['slurm_train.sh', 'slurm_test.sh'])
+@pytest.mark.parametrize('ports, expected', [
+    (dict(), '23456'),
+    (dict(PORT='12345'), '12345'),
+    (dict(MASTER_PORT='23000', PORT='12345'), '23000'),
+])
+def test_slurm_master_port_per_job(tmp_path, script, ports, expected):
+    # MMEngine's slurm launcher falls back to 29500 for every job without
+    # MASTER_PORT: two jobs on one node collide.
+    srun = tmp_path / 'srun'
+    srun.write_text(FAKE_SRUN)
+    srun.chmod(0o755)
+    python = tmp_path / 'python'
+    python.write_text('#!/usr/bin/env bash\n'
+                      'echo "MASTER_PORT=${MASTER_PORT:-unset}"\n')
+    python.chmod(0o755)
+    env = dict(
+        os.environ,
+        PATH=f'{tmp_path}{os.pathsep}{os.environ["PATH"]}',
+        PYTHON=str(python),
+        GPUS='2',
+        **ports)
+    for name in ('MASTER_PORT', 'PORT', 'SLURM_JOB_ID'):
+        if name not in ports:
+            env.pop(name, None)
+    command = ['bash', str(TOOLS_DIR / script), 'part', 'job', 'a.py', 'b']
+    result = subprocess.run(
+        command, env=env, capture_output=True, text=True, check=True)
+    assert result.stdout.splitlines() == [f'MASTER_PORT={expected}']

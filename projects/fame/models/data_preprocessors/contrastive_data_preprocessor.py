@@ -141,7 +141,9 @@ class ContrastiveDataPreprocessor(ActionDataPreprocessor):
             view1, masks=self._stored_masks(data['data_samples'][0::2], view1))
         num_videos = view1.shape[0]
         clips = self.colour_augment(torch.cat([view1, view2]))
-        clips = (clips * 255 - self.mean) / self.std
+        # kornia's VideoSequential hands the clips back through a transposed
+        # view; collectives (NCCL) and convolutions want them contiguous.
+        clips = ((clips * 255 - self.mean) / self.std).contiguous()
         return dict(
             inputs=[clips[:num_videos], clips[num_videos:]],
             data_samples=data_samples)

@@ -64,7 +64,8 @@ class MoCoHead(BaseModule):
     negatives; we avoid that.)
 
     The queue and its pointer are buffers, so they are saved in checkpoints
-    and restored on resume.
+    and restored on resume. The queue starts as the same random unit
+    vectors on every process, whatever the seeds.
 
     Args:
         in_channels (int): Width of the pooled backbone features (512 for
@@ -94,8 +95,11 @@ class MoCoHead(BaseModule):
         self.temperature = temperature
         self.projector = Projector(in_channels, feat_dim)
         self.loss_cls = MODELS.build(loss_cls)
-        self.register_buffer(
-            'queue', F.normalize(torch.randn(queue_len, feat_dim), dim=1))
+        # The same on every process whatever its seed (--diff-rank-seed):
+        # the model wrapper broadcasts no buffers (broadcast_buffers=False).
+        noise = torch.randn(
+            queue_len, feat_dim, generator=torch.Generator().manual_seed(0))
+        self.register_buffer('queue', F.normalize(noise, dim=1))
         self.register_buffer('queue_ptr', torch.zeros((), dtype=torch.long))
 
     def logits(self, query: Tensor, key: Tensor, queue: Tensor) -> Tensor:

@@ -50,7 +50,9 @@ class MoCoRecognizer(BaseModel):
         per_direction_backward (bool): Backpropagate the first direction of
             the symmetric loss as soon as it is computed
             (:func:`early_backward`), before the second view's query pass.
-            The same gradients, with half the activation memory of a step
+            The same gradients (up to rounding under bfloat16 autocast,
+            where the two directions' gradients are added in float32, not
+            bfloat16), with half the activation memory of a step
             that keeps both query passes' graphs until the optimizer
             wrapper's backward pass, and faster on the CPU (see
             ``docs/benchmark.md``). Off under float16 autocast and with a

@@ -4,6 +4,8 @@ from typing import Iterable, List, Optional, Tuple
 import torch
 from torch import Tensor
 
+from .precision import autocast_off
+
 
 class _WithGradients(torch.autograd.Function):
     """A loss's value whose gradients have been computed already."""
@@ -37,8 +39,13 @@ def early_backward(loss: Tensor, params: Iterable[Tensor]) -> Tensor:
     gradients.
 
     The point is memory: the activations of ``loss``'s graph are freed
-    before the rest of the loss is computed. The gradient is exact, but it
-    is computed without the optimizer wrapper's loss scale: do not use it
+    before the rest of the loss is computed. The gradient is exact up to
+    rounding: under bfloat16 autocast each op's backward runs in the
+    precision of its forward, as in the optimizer wrapper's backward pass,
+    but this term's gradients are added to the others' in the parameters'
+    precision (float32), where one backward pass may add them in bfloat16
+    (autocast casts a weight once for all its uses). It is computed
+    without the optimizer wrapper's loss scale: do not use it
     under float16 autocast, where small activation gradients would
     underflow. Nor through torch's reentrant ``checkpoint`` (MMAction2's
     ``with_cp=True``), which refuses ``torch.autograd.grad``.
@@ -51,6 +58,11 @@ def early_backward(loss: Tensor, params: Iterable[Tensor]) -> Tensor:
         Tensor: A scalar with the value of ``loss``.
     """
     params = [p for p in params if p.requires_grad]
-    with torch.autocast(loss.device.type, enabled=False):
+    # Called inside the forward, i.e. inside MMEngine's autocast region,
+    # which would also apply to this backward pass: the backward of float32
+    # ops (the logits over the queue) would run in bfloat16. Outside it,
+    # each op's backward runs in the precision of its forward, as in the
+    # optimizer wrapper's backward pass.
+    with autocast_off(loss.device):
         grads = torch.autograd.grad(loss, params, allow_unused=True)
     return _WithGradients.apply(loss.detach(), list(grads), *params)

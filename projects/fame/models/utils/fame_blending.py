@@ -5,7 +5,7 @@ import torch
 from mmaction.models.utils.blending_utils import BaseMiniBatchBlending
 from mmaction.registry import MODELS
 from mmaction.utils import SampleList
-from torch import Tensor
+from torch import Tensor, nn
 
 from ...ops import check_beta, foreground_mask, merge_foreground_background
 from ...utils import ConfigError
@@ -13,7 +13,7 @@ from .precision import autocast_off
 
 
 @MODELS.register_module()
-class FAMEBlending(BaseMiniBatchBlending):
+class FAMEBlending(BaseMiniBatchBlending, nn.Module):
     """Foreground-background merging (FAME) of a batch of clips.
 
     Each clip keeps its moving foreground and takes the background of a
@@ -30,6 +30,8 @@ class FAMEBlending(BaseMiniBatchBlending):
       pass the preprocessor's ``mean`` and ``std`` here: the masks are
       computed on the recovered pixels, while merging (a per-pixel choice)
       commutes with the per-channel normalisation and runs on the inputs.
+      ``mean`` and ``std`` are kept as (non-persistent) buffers, which move
+      with the preprocessor to the training device.
 
     Args:
         beta (float): Fraction of each frame kept as foreground, in (0, 1].
@@ -56,7 +58,8 @@ class FAMEBlending(BaseMiniBatchBlending):
                  mean: Optional[Sequence[float]] = None,
                  std: Optional[Sequence[float]] = None,
                  max_pixel_value: float = 255.) -> None:
-        super().__init__(num_classes=0)
+        nn.Module.__init__(self)
+        BaseMiniBatchBlending.__init__(self, num_classes=0)
         if not 0 <= prob <= 1:
             raise ConfigError(
                 'prob', f'must be in [0, 1], got {prob} (the probability '
@@ -66,8 +69,13 @@ class FAMEBlending(BaseMiniBatchBlending):
         self.beta = check_beta(beta)
         self.prob = prob
         self.hue_mode = hue_mode
-        self.mean = mean
-        self.std = std
+        # Buffers, not lists: no host-to-device copy per batch. Not saved in
+        # checkpoints: they are config values.
+        for name, value in (('mean', mean), ('std', std)):
+            if value is not None:
+                value = torch.tensor(value, dtype=torch.float32)
+                value = value.view(1, -1, 1, 1, 1)
+            self.register_buffer(name, value, persistent=False)
         self.max_pixel_value = max_pixel_value
 
     def merge(self,
@@ -106,9 +114,8 @@ class FAMEBlending(BaseMiniBatchBlending):
         clips = imgs.reshape(-1, *imgs.shape[-4:])
         pixels = clips
         if self.mean is not None:
-            shape = (1, -1, 1, 1, 1)
-            mean = clips.new_tensor(self.mean).view(shape)
-            std = clips.new_tensor(self.std).view(shape)
+            mean = self.mean.to(clips.device, clips.dtype)
+            std = self.std.to(clips.device, clips.dtype)
             pixels = clips * std + mean
         pixels = (pixels / self.max_pixel_value).clamp(0, 1)
         return self.merge(clips, pixels).view_as(imgs), label

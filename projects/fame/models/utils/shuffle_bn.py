@@ -3,42 +3,112 @@
 samples from all processes, so that a query and its positive key never share
 BN statistics (MoCo, https://arxiv.org/abs/1911.05722, Sec. 3.3).
 
+The reference implementation all-gathers the global batch and keeps a
+slice of it: each of W processes receives W batches of clips. Here each
+process receives only the clips of its slice (one batch), in one
+``all_to_all_single``: the permutation is drawn on rank 0 and broadcast,
+as there, and every process derives from it what it sends to whom. The
+shuffled batches, and so the keys and BN statistics, are the same as the
+reference's.
+
 In a single process both functions are identities: BN statistics do not
 depend on the order of a batch.
 """
-from typing import Optional, Tuple
+from typing import List, NamedTuple, Optional, Tuple
 
 import torch
-from mmengine.dist import all_gather, broadcast, get_rank, get_world_size
+import torch.distributed as torch_dist
+from mmengine.dist import broadcast, get_comm_device, get_rank, get_world_size
 from torch import Tensor
 
 
-def batch_shuffle_ddp(x: Tensor) -> Tuple[Tensor, Optional[Tensor]]:
-    """Give each process a random slice of the global batch.
+class ShufflePlan(NamedTuple):
+    """Who sends which rows to whom, for one shuffle and its undoing.
+
+    Attributes:
+        send_rows (Tensor): Local rows, grouped by destination rank.
+        send_counts (List[int]): Rows sent to each rank.
+        recv_order (Tensor): Positions in the shuffled batch of the rows
+            received, grouped by source rank.
+        recv_counts (List[int]): Rows received from each rank.
+    """
+    send_rows: Tensor
+    send_counts: List[int]
+    recv_order: Tensor
+    recv_counts: List[int]
+
+
+def _all_to_all_single(x: Tensor, out_rows: int, send_counts: List[int],
+                       recv_counts: List[int]) -> Tensor:
+    """``all_to_all_single`` of rows, on the backend's device.
 
     Args:
-        x (Tensor): The local batch, same size on every process.
+        x (Tensor): The rows to send, grouped by destination rank.
+        out_rows (int): Number of rows received.
+        send_counts (List[int]): Rows sent to each rank.
+        recv_counts (List[int]): Rows received from each rank.
 
     Returns:
-        Tuple[Tensor, Tensor]: The shuffled local batch and the global
-        permutation that undoes the shuffle (None in one process).
+        Tensor: The rows received, grouped by source rank, on ``x``'s
+        device.
+    """
+    # As mmengine.dist does: NCCL needs the tensors on its device, and
+    # contiguous.
+    device = get_comm_device()
+    send = x.to(device).contiguous()
+    received = send.new_empty((out_rows, *x.shape[1:]))
+    torch_dist.all_to_all_single(received, send, recv_counts, send_counts)
+    return received.to(x.device)
+
+
+def batch_shuffle_ddp(x: Tensor) -> Tuple[Tensor, Optional[ShufflePlan]]:
+    """Give each process a random slice of the global batch.
+
+    Process ``r`` gets the rows ``perm[r * N:(r + 1) * N]`` of the global
+    batch (the local batches concatenated in rank order), for one random
+    permutation ``perm`` drawn on rank 0. The number of rows each pair of
+    processes exchanges is read on the host from ``perm`` (one small copy
+    from the device per call).
+
+    Args:
+        x (Tensor): The local batch of N rows, same size on every process.
+
+    Returns:
+        Tuple[Tensor, ShufflePlan]: The shuffled local batch and the plan
+        that undoes the shuffle (None in one process).
     """
     world_size = get_world_size()
     if world_size == 1:
         return x, None
-    gathered = torch.cat(all_gather(x))  # (world_size * N) x ...
-    shuffle = torch.randperm(gathered.shape[0], device=x.device)
-    broadcast(shuffle, src=0)
-    local = shuffle.view(world_size, -1)[get_rank()]
-    return gathered[local], torch.argsort(shuffle)
+    rank, num = get_rank(), x.shape[0]
+    perm = torch.randperm(world_size * num, device=x.device)
+    broadcast(perm, src=0)
+    slices = perm.cpu().view(world_size, num)  # the global rows per rank
+    owners = slices // num
+    # What this process sends: its rows wanted by each rank in turn, in the
+    # order that rank wants them.
+    mine = owners == rank
+    send_rows = slices[mine] % num
+    send_counts = mine.sum(1).tolist()
+    # What it receives: its slice's rows, grouped by the rank holding them.
+    recv_order = torch.argsort(owners[rank], stable=True)
+    recv_counts = torch.bincount(owners[rank], minlength=world_size).tolist()
+    plan = ShufflePlan(
+        send_rows.to(x.device, non_blocking=True), send_counts,
+        recv_order.to(x.device, non_blocking=True), recv_counts)
+    received = _all_to_all_single(x[plan.send_rows], num, send_counts,
+                                  recv_counts)
+    shuffled = torch.empty_like(received)
+    shuffled[plan.recv_order] = received
+    return shuffled, plan
 
 
-def batch_unshuffle_ddp(x: Tensor, unshuffle: Optional[Tensor]) -> Tensor:
+def batch_unshuffle_ddp(x: Tensor, unshuffle: Optional[ShufflePlan]) -> Tensor:
     """Undo :func:`batch_shuffle_ddp` on the outputs of the shuffled batch.
 
     Args:
-        x (Tensor): Outputs of the shuffled local batch.
-        unshuffle (Tensor, optional): Second output of
+        x (Tensor): Outputs of the shuffled local batch, one row per clip.
+        unshuffle (ShufflePlan, optional): Second output of
             :func:`batch_shuffle_ddp`.
 
     Returns:
@@ -46,6 +116,9 @@ def batch_unshuffle_ddp(x: Tensor, unshuffle: Optional[Tensor]) -> Tensor:
     """
     if unshuffle is None:
         return x
-    world_size = get_world_size()
-    gathered = torch.cat(all_gather(x))
-    return gathered[unshuffle.view(world_size, -1)[get_rank()]]
+    # The reverse exchange: every row goes back to the rank it came from.
+    received = _all_to_all_single(x[unshuffle.recv_order], x.shape[0],
+                                  unshuffle.recv_counts, unshuffle.send_counts)
+    restored = torch.empty_like(received)
+    restored[unshuffle.send_rows] = received
+    return restored
