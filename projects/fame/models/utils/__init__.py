@@ -4,10 +4,11 @@ from .early_backward import early_backward
 from .fame_blending import FAMEBlending
 from .momentum_encoder import MomentumEncoder
 from .precision import autocast_off
+from .split_batch_norm import SplitBatchNorm3d, has_split_batch_norm
 from .shuffle_bn import batch_shuffle_ddp, batch_unshuffle_ddp
 
 __all__ = [
-    'ConfigError', 'FAMEBlending', 'MomentumEncoder', 'autocast_off',
-    'batch_shuffle_ddp', 'batch_unshuffle_ddp', 'config_scope',
-    'early_backward'
+    'ConfigError', 'FAMEBlending', 'MomentumEncoder', 'SplitBatchNorm3d',
+    'autocast_off', 'batch_shuffle_ddp', 'batch_unshuffle_ddp',
+    'config_scope', 'early_backward', 'has_split_batch_norm'
 ]
