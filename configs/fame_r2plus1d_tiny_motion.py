@@ -1,7 +1,6 @@
 # The embedded default: MoCo + FAME on the synthetic motion dataset of
 # `tools/data/make_motion_dataset.py`, small enough for a CPU in minutes.
-# A narrow R(2+1)D-18 (base_channels=8, 64-d pooled features), 8x2 clips
-# at 32, 1000 pretraining videos, batch 64, 40 epochs (640 steps).
+# A narrow R(2+1)D-18 (base_channels=16, 128-d features), 8x2 clips at 64.
 _base_ = [
     '_base_/models/fame_r2plus1d_r18.py',
     '_base_/datasets/kinetics400_two_view.py',
@@ -9,17 +8,21 @@ _base_ = [
 ]
 
 data_root = 'data/motion'
-crop_size = 32
-max_epochs = 40
+crop_size = 64
 
 model = dict(
+    # A sprite covers about 10-20 % of a crop: the paper's beta=0.5 (for
+    # Kinetics' large actors) would keep as much of the video's own
+    # background around it as sprite, and with it the background shortcut.
+    data_preprocessor=dict(fame=dict(beta=0.25)),
     # A faster key encoder than the paper's 0.999 suits a run of a few
     # hundred steps (MoCo's CIFAR setting).
     momentum=0.99,
-    backbone=dict(base_channels=8),
-    # 1000 videos give 2000 keys an epoch; a queue of 512 holds the keys of
-    # the last 4 steps, none of them a key of the same video.
-    head=dict(in_channels=64, queue_len=512))
+    backbone=dict(base_channels=16),
+    # 400 videos give 800 keys an epoch. A longer queue would hold each
+    # video's own keys of the previous epoch as negatives: with 1024 the
+    # contrastive top-1 fell to 0 by epoch 10.
+    head=dict(in_channels=128, queue_len=256))
 
 train_pipeline = [
     dict(type='DecordInit', io_backend='disk'),
@@ -27,7 +30,7 @@ train_pipeline = [
     dict(type='DecordDecode'),
     dict(
         type='RandomResizedCrop',
-        area_range=(0.4, 1.0),
+        area_range=(0.2, 1.0),
         aspect_ratio_range=(3 / 4, 4 / 3)),
     dict(type='Resize', scale=(crop_size, crop_size), keep_ratio=False),
     # No flip, unlike the paper: the motion classes come in mirror pairs
@@ -38,7 +41,7 @@ train_pipeline = [
     dict(type='PackActionInputs')
 ]
 train_dataloader = dict(
-    batch_size=64,
+    batch_size=16,
     num_workers=2,
     prefetch_factor=2,
     pin_memory=False,
@@ -47,32 +50,26 @@ train_dataloader = dict(
         data_prefix=dict(video=f'{data_root}/videos'),
         pipeline=train_pipeline))
 
-train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
-# AdamW with a one-cycle schedule: 10 % warm-up to 2e-3, then a cosine
-# decay. A step-size schedule matters at this budget: with SGD (lr 0.05)
-# even the supervised reference stays at chance.
+train_cfg = dict(max_epochs=10, val_interval=5)
+# 250 steps: AdamW at a constant lr. The same backbone trained with the
+# motion labels (configs/bias_benchmark/) stays at chance for these 250
+# steps with SGD (lr 0.05, momentum 0.9), and with AdamW under a cosine
+# decay, which shrinks the lr before the loss has left its plateau; with
+# AdamW at a constant 1e-3 it reaches 71 % on unseen backgrounds.
 optim_wrapper = dict(
     optimizer=dict(
-        _delete_=True, type='AdamW', lr=2e-3, weight_decay=1e-4, fused=True))
-param_scheduler = [
-    dict(
-        type='OneCycleLR',
-        eta_max=2e-3,
-        total_steps=max_epochs,
-        pct_start=0.1,
-        by_epoch=True,
-        convert_to_iter_based=True)
-]
-auto_scale_lr = dict(base_batch_size=64)
+        _delete_=True, type='AdamW', lr=1e-3, weight_decay=1e-4, fused=True))
+param_scheduler = []
+auto_scale_lr = dict(base_batch_size=16)
 
 default_hooks = dict(logger=dict(interval=5))
 env_cfg = dict(cudnn_benchmark=False, dist_cfg=dict(backend='gloo'))
 randomness = dict(seed=0)
 
-# kNN monitor at the end: the probe_val videos are classified by a kNN vote
-# (k=20, cosine) over the probe_train videos' frozen backbone features.
+# kNN monitor: every 5 epochs, the probe_val videos are classified by a kNN
+# vote (k=20, cosine) over the probe_train videos' frozen backbone features.
 # tools/bias_benchmark.py reads its features through the same pipeline: two
-# uniformly spaced 8x2 clips per video, the whole frame at 32, averaged.
+# uniformly spaced 8x2 clips per video, the whole frame at 64, averaged.
 val_pipeline = [
     dict(type='DecordInit', io_backend='disk'),
     dict(
@@ -87,7 +84,7 @@ val_pipeline = [
     dict(type='PackActionInputs')
 ]
 val_dataloader = dict(
-    batch_size=64,
+    batch_size=16,
     num_workers=2,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(

@@ -96,10 +96,10 @@ SIZES = dict(
     default=dict(
         num_frames=32,
         scenes=4,
-        pretrain=1000,
-        probe_train=480,
-        probe_val=160,
-        test=240))
+        pretrain=400,
+        probe_train=160,
+        probe_val=80,
+        test=80))
 # Lists in the order they are generated; ``pretrain`` is written last.
 LISTS = ('probe_train', 'probe_val', 'test_iid', 'test_static',
          'test_unseen_bg', 'test_bg_only', 'pretrain')
