@@ -41,6 +41,7 @@ changing the code or the configs).
 import argparse
 import json
 import platform
+import random
 import shlex
 import sys
 import time
@@ -92,6 +93,9 @@ PROTOCOLS = ('linear', 'knn')
 # (cross-validated) shows how much motion the features hold.
 UNBIASED_LIST = 'test_unseen_bg'
 CV_FOLDS = 4
+# The positive control: a pretraining learned its own task when its
+# instance retrieval beats the untrained backbone's by this many points.
+CONTROL_MARGIN = 10.0
 HUE_MODES = ('turns', 'radians')
 
 
@@ -221,6 +225,54 @@ def extract_features(model: torch.nn.Module, cfg: Config,
     return torch.cat(feats).double(), torch.cat(labels)
 
 
+@torch.no_grad()
+def instance_retrieval(model: torch.nn.Module, cfg: Config, ann_file: Path,
+                       seed: int = 0) -> float:
+    """Top-1 instance retrieval (%) of two augmented clips per video.
+
+    Each video of the list gives two clips through the training pipeline
+    and colour augmentation (FAME off), as in pretraining; the first clip
+    of each video is the query, the second clips of all videos the
+    gallery, compared by cosine similarity of pooled backbone features in
+    eval mode. The pretext task of contrastive pretraining, on videos it
+    never saw: a pretraining that learned anything scores well above an
+    untrained backbone.
+
+    Args:
+        model (nn.Module): A ``MoCoRecognizer``.
+        cfg (Config): Config of the pretraining, whose training pipeline
+            and data preprocessor make the clips.
+        ann_file (Path): The list of videos.
+        seed (int): Seed of the clips' augmentation. Defaults to 0.
+
+    Returns:
+        float: Share of videos whose second clip is the nearest (%).
+    """
+    loader_cfg = cfg.train_dataloader.copy()
+    loader_cfg.update(
+        num_workers=0,
+        persistent_workers=False,
+        sampler=dict(type='DefaultSampler', shuffle=False),
+        dataset=dict(loader_cfg.dataset, ann_file=str(ann_file)))
+    loader_cfg.pop('prefetch_factor', None)
+    preprocessor_cfg = cfg.model.data_preprocessor.copy()
+    preprocessor_cfg.fame = dict(preprocessor_cfg.fame, prob=0.)
+    preprocessor = MODELS.build(preprocessor_cfg)
+    model.eval()
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    random.seed(seed)
+    queries, gallery = [], []
+    for data in Runner.build_dataloader(loader_cfg, seed=seed):
+        views = preprocessor(data, training=True)['inputs']
+        first, second = (model.extract_feat(v).float() for v in views)
+        queries.append(F.normalize(first, dim=1))
+        gallery.append(F.normalize(second, dim=1))
+    sims = torch.cat(queries) @ torch.cat(gallery).T
+    hits = sims.argmax(1) == torch.arange(sims.shape[0])
+    return 100 * hits.double().mean().item()
+
+
 def read_out(model: torch.nn.Module, cfg: Config, lists: Dict[str, Path],
              num_classes: int, k: int) -> Dict[str, Dict[str, float]]:
     """Top-1 accuracy (%) of a linear probe and of kNN on each test list.
@@ -253,6 +305,8 @@ def read_out(model: torch.nn.Module, cfg: Config, lists: Dict[str, Path],
             unbiased_feats, unbiased_labels, num_classes, CV_FOLDS)
     else:
         scores['linear_cv'] = None
+    scores['retrieval'] = instance_retrieval(model, cfg,
+                                             lists[UNBIASED_LIST])
     return scores
 
 
@@ -349,6 +403,10 @@ def summarise(per_seed: Dict[str, List[dict]]) -> dict:
                 UNBIASED_LIST: cv
             }
         }
+        retrieval = [run.get('retrieval') for run in runs]
+        results[method]['retrieval'] = dict(
+            mean=None if None in retrieval else float(np.mean(retrieval)),
+            per_seed=retrieval)
 
     def margin(protocol: str, name: str) -> dict:
         diff = np.subtract(results['fame'][protocol]['per_seed'][name],
@@ -371,7 +429,45 @@ def summarise(per_seed: Dict[str, List[dict]]) -> dict:
             UNBIASED_LIST: margin('linear_cv', UNBIASED_LIST)
         }
     results['fame_minus_moco'] = margins
+    results['control'] = positive_control(results)
     return results
+
+
+def positive_control(results: dict) -> dict:
+    """Whether each pretraining learned its own task, seed by seed.
+
+    A pretraining passes in a seed when its instance retrieval top-1 on
+    ``test_unseen_bg`` is at least ``CONTROL_MARGIN`` points above that of
+    the untrained backbone of the same seed. The run is ``informative``
+    only when MoCo and MoCo + FAME pass in every seed: a margin between two
+    pretrainings that did not learn says nothing about FAME.
+
+    Args:
+        results (dict): Per-method results of :func:`summarise`.
+
+    Returns:
+        dict: ``margin``, ``informative``, and per pretrained method its
+        ``per_seed`` pass flags and whether it ``passed`` in all seeds.
+    """
+    floor = results.get('random_init', {}).get('retrieval',
+                                               {}).get('per_seed', [])
+    control = dict(margin=CONTROL_MARGIN)
+    for method in PRETRAINED:
+        if method not in results:
+            continue
+        values = results[method]['retrieval']['per_seed']
+        passed = [
+            value is not None and base is not None
+            and value >= base + CONTROL_MARGIN
+            for value, base in zip(values, floor)
+        ]
+        if len(passed) != len(values):  # no untrained reference
+            passed = [False] * len(values)
+        control[method] = dict(per_seed=passed, passed=all(passed))
+    control['informative'] = all(
+        control.get(method, {}).get('passed', False)
+        for method in ('moco', 'fame'))
+    return control
 
 
 def _mean_std(values: List[float]) -> str:
@@ -385,6 +481,42 @@ def _mean_std(values: List[float]) -> str:
 def _methods(results: dict) -> List[str]:
     """The methods of ``results``, in the order of the tables."""
     return [m for m in NAMES if m in results]
+
+
+def _control_lines(results: dict) -> List[str]:
+    """The positive control's verdict and table, for ``results.md``."""
+    control = results['control']
+    if control['informative']:
+        verdict = ('Positive control passed: MoCo and MoCo + FAME learned '
+                   'their pretext task in every seed.')
+    else:
+        seeds = results['settings']['seeds']
+        failed = []
+        for method in PRETRAINED:
+            passed = control.get(method, dict(per_seed=[])).get('per_seed')
+            bad = [seed for seed, ok in zip(seeds, passed) if not ok]
+            if bad:
+                failed.append(f'{NAMES[method]} (seeds {bad})')
+        failed = ', '.join(failed)
+        verdict = (f'**Uninformative run: the positive control failed for '
+                   f'{failed}.** A pretraining that did not learn its '
+                   'pretext task says nothing about FAME; no FAME - MoCo '
+                   'margin is reported.')
+    lines = [
+        verdict, '',
+        f'Instance retrieval on {UNBIASED_LIST} (top-1, %; passes at '
+        f'{control["margin"]:.0f} points above the untrained backbone):', '',
+        '| method | retrieval | passed |', '|---|---:|---|'
+    ]
+    for method in _methods(results):
+        values = results[method]['retrieval']['per_seed']
+        if None in values:
+            continue
+        passed = control.get(method, {}).get('per_seed')
+        flags = '-' if passed is None else ' '.join(
+            'yes' if ok else 'no' for ok in passed)
+        lines.append(f'| {NAMES[method]} | {_mean_std(values)} | {flags} |')
+    return lines + ['']
 
 
 def write_markdown(results: dict, path: Path) -> None:
@@ -401,9 +533,12 @@ def write_markdown(results: dict, path: Path) -> None:
             ]
             lines.append(f'| {NAMES[method]} | {protocol} | ' +
                          ' | '.join(cells) + ' |')
-    lines.append('| FAME - MoCo | linear | ' + ' | '.join(
-        f'{m["mean"]:+.1f} ± {m["std"]:.1f}'
-        for m in results['fame_minus_moco']['linear'].values()) + ' |')
+    control = results['control']
+    if control['informative']:
+        lines.append('| FAME - MoCo | linear | ' + ' | '.join(
+            f'{m["mean"]:+.1f} ± {m["std"]:.1f}'
+            for m in results['fame_minus_moco']['linear'].values()) + ' |')
+    lines = _control_lines(results) + lines
     settings = results['settings']
     quality = results['mask_quality']
     lines += [
@@ -437,8 +572,9 @@ def write_markdown(results: dict, path: Path) -> None:
             seeds = results[method]['linear_cv']['per_seed'][UNBIASED_LIST]
             lines.append(f'| {NAMES[method]} | {_mean_std(seeds)} |')
         margin = results['fame_minus_moco']['linear_cv'][UNBIASED_LIST]
-        lines.append(
-            f'| FAME - MoCo | {margin["mean"]:+.1f} ± {margin["std"]:.1f} |')
+        if control['informative']:
+            lines.append(f'| FAME - MoCo | {margin["mean"]:+.1f} ± '
+                         f'{margin["std"]:.1f} |')
     lines += ['', f'Command: `{settings["command"]}`', '']
     path.write_text('\n'.join(lines))
 
@@ -470,6 +606,8 @@ def write_chart(results: dict, path: Path) -> None:
         ax.set_xticks(x, TEST_LISTS)
         ax.set_title(f'{protocol} read-out')
         ax.set_ylim(0, 100)
+    if not results['control']['informative']:
+        fig.suptitle('uninformative: the positive control failed')
     axes[0].set_ylabel('top-1 accuracy (%)')
     axes[0].legend(loc='upper right', fontsize=8)
     fig.tight_layout()

@@ -52,6 +52,15 @@ def test_results_hold_every_metric(run):
                 assert scores['per_seed'][name] == [scores[name]]
                 # 8 test videos: accuracy is a multiple of 12.5 %
                 assert scores[name] % 12.5 == 0 and 0 <= scores[name] <= 100
+        # instance retrieval among the 8 test_unseen_bg videos
+        retrieval = saved[method]['retrieval']
+        assert retrieval['per_seed'] == [retrieval['mean']]
+        assert retrieval['mean'] % 12.5 == 0
+    control = saved['control']
+    assert control['margin'] == 10 and isinstance(control['informative'],
+                                                  bool)
+    for method in ('moco', 'fame', 'fame_true_masks'):
+        assert len(control[method]['per_seed']) == 1
     margin = saved['fame_minus_moco']['linear']['test_unseen_bg']
     assert margin['mean'] == (
         saved['fame']['linear']['test_unseen_bg'] -
@@ -100,18 +109,53 @@ def test_true_masks_reach_the_training_batches(tool, run):
         tool.load_config('fame', root, work_dir, 0, None).train_pipeline)
 
 
+def scores(value, cv, retrieval):
+    """Hand-made read-out scores of one run."""
+    per_list = {name: value for name in TEST_LISTS}
+    return dict(
+        linear=per_list, knn=per_list, linear_cv=cv, retrieval=retrieval)
+
+
+def test_positive_control(tool, run, tmp_path):
+    # seed 1: FAME's retrieval is 9.5 points above the untrained backbone's
+    per_seed = dict(
+        moco=[scores(10, None, 40), scores(20, None, 41)],
+        fame=[scores(30, None, 35), scores(40, None, 30.5)],
+        random_init=[scores(0, None, 25), scores(0, None, 21)],
+        supervised=[scores(90, None, 90), scores(90, None, 90)])
+    results = tool.summarise(per_seed)
+    control = results['control']
+    assert control['moco'] == dict(per_seed=[True, True], passed=True)
+    assert control['fame'] == dict(per_seed=[True, False], passed=False)
+    assert not control['informative'] and control['margin'] == 10
+    assert results['fame']['retrieval'] == dict(
+        mean=32.75, per_seed=[35, 30.5])
+    results.update(
+        {key: run[3][key]
+         for key in ('chance', 'mask_quality', 'settings')})
+    results['settings'] = dict(results['settings'], seeds=[0, 1])
+    tool.write_markdown(results, tmp_path / 'results.md')
+    table = (tmp_path / 'results.md').read_text()
+    assert table.startswith('**Uninformative run: the positive control '
+                            'failed for MoCo + FAME (seeds [1]).**')
+    assert '| MoCo + FAME | 32.8 ± 3.2 | yes no |' in table
+    assert '| random init (reference) | 23.0 ± 2.8 | - |' in table
+    assert 'FAME - MoCo' not in table
+    # a reference does not count; the run passes once FAME's seed 1 does
+    per_seed['fame'][1] = scores(40, None, 31)
+    per_seed['supervised'] = [scores(90, None, 0), scores(90, None, 0)]
+    assert tool.summarise(per_seed)['control']['informative']
+
+
 def test_cross_validated_probe_table(tool, run, tmp_path):
 
-    def scores(value, cv):
-        per_list = {name: value for name in TEST_LISTS}
-        return dict(linear=per_list, knn=per_list, linear_cv=cv)
-
     per_seed = dict(
-        moco=[scores(10, 12.5), scores(20, 15.0)],
-        fame=[scores(30, 25.0), scores(40, 32.5)],
-        random_init=[scores(0, 10.0), scores(0, 10.0)],
-        supervised=[scores(90, 60.0), scores(90, 70.0)])
+        moco=[scores(10, 12.5, 50), scores(20, 15.0, 50)],
+        fame=[scores(30, 25.0, 50), scores(40, 32.5, 50)],
+        random_init=[scores(0, 10.0, 20), scores(0, 10.0, 20)],
+        supervised=[scores(90, 60.0, 90), scores(90, 70.0, 90)])
     results = tool.summarise(per_seed)
+    assert results['control']['informative']
     assert results['fame']['linear_cv'] == dict(
         test_unseen_bg=28.75, per_seed=dict(test_unseen_bg=[25.0, 32.5]))
     margin = results['fame_minus_moco']['linear_cv']['test_unseen_bg']

@@ -9,7 +9,7 @@ from torch import Tensor, nn
 
 from ..heads.moco_head import global_pool
 from ..utils import (ConfigError, batch_shuffle_ddp, batch_unshuffle_ddp,
-                     config_scope, early_backward)
+                     config_scope, early_backward, has_split_batch_norm)
 
 
 def pooled_width(backbone: nn.Module) -> Optional[int]:
@@ -36,7 +36,9 @@ class MoCoRecognizer(BaseModel):
     projector; the key encoder is their exponential moving average
     (MMEngine's ``ExponentialMovingAverage``, as in mmpretrain's MoCo),
     updated once per step before the keys are computed. The keys'
-    BatchNorm is shuffled across processes.
+    BatchNorm is shuffled across processes; in one process, a backbone with
+    :class:`SplitBatchNorm3d` layers gives the same remedy (the keys' batch
+    is then shuffled within the process).
 
     Any MMAction2 3D backbone works unchanged (``ResNet2Plus1d``,
     ``ResNet3d``, ``ResNet3dSlowFast``); set the head's ``in_channels`` to its
@@ -98,6 +100,7 @@ class MoCoRecognizer(BaseModel):
         # are copied from the query encoder at every update.
         self.key_encoder = ExponentialMovingAverage(
             self._query_encoder(), momentum=1 - momentum)
+        self._split_bn = has_split_batch_norm(self.backbone)
 
     def _query_encoder(self) -> nn.Sequential:
         """Backbone and projector, sharing this model's parameters."""
@@ -130,6 +133,12 @@ class MoCoRecognizer(BaseModel):
     def encode_key(self, clips: Tensor) -> Tensor:
         """Unit-norm key embeddings (N, D), with shuffle BN, no gradient."""
         clips, unshuffle = batch_shuffle_ddp(clips)
+        if unshuffle is None and self._split_bn:
+            # One process: split BN's groups of keys hold other videos than
+            # the queries' groups.
+            order = torch.randperm(clips.shape[0], device=clips.device)
+            keys = self._embed(self.key_encoder.module, clips[order])
+            return keys[torch.argsort(order)]
         keys = self._embed(self.key_encoder.module, clips)
         return batch_unshuffle_ddp(keys, unshuffle)
 
