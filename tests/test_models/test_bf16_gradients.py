@@ -6,6 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from mmaction.registry import MODELS
+from mmengine.model import ExponentialMovingAverage
 from mmengine.registry import init_default_scope
 from torch import Tensor, nn
 
@@ -46,7 +47,9 @@ def build_model(per_direction_backward: bool) -> nn.Module:
     # Without the projector's linear layers, which autocast runs in
     # bfloat16 forward and backward alike.
     model.head.projector.mlp = nn.Identity()
-    model.key_encoder.module[1].mlp = nn.Identity()
+    # MMEngine's EMA holds the encoder's parameters by name: build it anew.
+    model.key_encoder = ExponentialMovingAverage(
+        model._query_encoder(), momentum=model.key_encoder.momentum)
     return model.train()
 
 
