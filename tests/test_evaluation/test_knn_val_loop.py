@@ -46,28 +46,34 @@ def reference_votes(bank, bank_labels, query, k, temperature, num_classes):
     return votes
 
 
-@pytest.mark.parametrize('k', [1, 5])
-def test_knn_val_loop_matches_reference(k):
-    generator = torch.Generator().manual_seed(0)
-    centres = 2 * torch.randn(3, 6, generator=generator)
-    bank_labels = torch.arange(15) % 3
-    bank = centres[bank_labels] + torch.randn(15, 6, generator=generator)
-    labels = torch.arange(10) % 3
-    queries = centres[labels] + 2 * torch.randn(10, 6, generator=generator)
+def run_loop(dataloader: DataLoader, bank_dataloader: DataLoader,
+             k: int) -> tuple:
+    """Run a KNNValLoop of 3 classes on a mocked runner.
 
+    Returns:
+        tuple: The runner and the loop's metrics.
+    """
     runner = MagicMock()
     runner.model = FeatureModel()
     evaluator = Evaluator(
         AccMetric(metric_options=dict(top_k_accuracy=dict(topk=(1, )))))
     loop = KNNValLoop(
         runner,
-        loader(queries, labels),
+        dataloader,
         evaluator,
-        loader(bank, bank_labels),
+        bank_dataloader,
         k=k,
         num_classes=3,
         temperature=0.5)
-    metrics = loop.run()
+    return runner, loop.run()
+
+
+@pytest.mark.parametrize('k', [1, 5])
+def test_knn_val_loop_matches_reference(k):
+    bank, bank_labels, queries, labels = blobs(15)
+
+    runner, metrics = run_loop(
+        loader(queries, labels), loader(bank, bank_labels), k)
 
     votes = [
         reference_votes(bank, bank_labels, q, k, 0.5, 3)
@@ -94,15 +100,21 @@ def test_knn_val_loop_matches_reference(k):
     assert hooks.count('before_val_iter') == 3
 
 
-def sharded_data():
-    """A bank of 16 videos and 10 to classify: even halves."""
+def blobs(bank_size: int) -> tuple:
+    """A bank of ``bank_size`` features and 10 to classify, 3 classes."""
     generator = torch.Generator().manual_seed(0)
     centres = 2 * torch.randn(3, 6, generator=generator)
-    bank_labels = torch.arange(16) % 3
-    bank = centres[bank_labels] + torch.randn(16, 6, generator=generator)
+    bank_labels = torch.arange(bank_size) % 3
+    bank = centres[bank_labels] + torch.randn(
+        bank_size, 6, generator=generator)
     labels = torch.arange(10) % 3
     queries = centres[labels] + 2 * torch.randn(10, 6, generator=generator)
     return bank, bank_labels, queries, labels
+
+
+def sharded_data():
+    """A bank of 16 videos and 10 to classify: even halves."""
+    return blobs(16)
 
 
 def _knn_metrics(rank: int, world_size: int) -> dict:
@@ -117,19 +129,8 @@ def _knn_metrics(rank: int, world_size: int) -> dict:
             sampler=DefaultSampler(items, shuffle=False),
             collate_fn=loader(feats, labels).collate_fn)
 
-    runner = MagicMock()
-    runner.model = FeatureModel()
-    evaluator = Evaluator(
-        AccMetric(metric_options=dict(top_k_accuracy=dict(topk=(1, )))))
-    loop = KNNValLoop(
-        runner,
-        sharded(queries, labels),
-        evaluator,
-        sharded(bank, bank_labels),
-        k=5,
-        num_classes=3,
-        temperature=0.5)
-    return loop.run()
+    return run_loop(sharded(queries, labels), sharded(bank, bank_labels),
+                    5)[1]
 
 
 def test_knn_val_loop_on_two_processes_matches_one():

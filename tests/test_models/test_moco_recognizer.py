@@ -410,8 +410,8 @@ def test_preprocessor_views_and_order():
 
 @pytest.mark.parametrize('augment', [
     dict(),
-    dict(grayscale_prob=0.2, color_jitter=dict(p=0.8), blur_prob=0.5),
-    dict(grayscale_prob=1., color_jitter=dict(p=1.), blur_prob=1.),
+    dict(grayscale_prob=0.2, colour_jitter=dict(p=0.8), blur_prob=0.5),
+    dict(grayscale_prob=1., colour_jitter=dict(p=1.), blur_prob=1.),
 ])
 def test_preprocessor_views_are_contiguous(augment):
     # kornia's VideoSequential returns a transposed view; NCCL's collectives

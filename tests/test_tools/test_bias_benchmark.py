@@ -89,8 +89,13 @@ def test_table_and_chart(run):
     for row in ('| MoCo | linear |', '| MoCo + FAME | knn |',
                 '| supervised (reference) | linear |',
                 '| MoCo + FAME, true masks (reference) | knn |',
-                '| FAME - MoCo | linear |', '| turns |', '| radians |'):
+                '| turns |', '| radians |', '| retrieval | passed |'):
         assert row in table
+    # the margin is reported only when the positive control passed
+    informative = run[3]['control']['informative']
+    assert ('| FAME - MoCo | linear |' in table) == informative
+    assert table.startswith('Positive control passed' if informative else
+                            '**Uninformative run')
     assert 'python tools/bias_benchmark.py' in table
     assert (work_dir / 'results.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
 
@@ -140,7 +145,7 @@ def test_positive_control(tool, run, tmp_path):
                             'failed for MoCo + FAME (seeds [1]).**')
     assert '| MoCo + FAME | 32.8 ± 3.2 | yes no |' in table
     assert '| random init (reference) | 23.0 ± 2.8 | - |' in table
-    assert 'FAME - MoCo' not in table
+    assert '| FAME - MoCo |' not in table
     # a reference does not count; the run passes once FAME's seed 1 does
     per_seed['fame'][1] = scores(40, None, 31)
     per_seed['supervised'] = [scores(90, None, 0), scores(90, None, 0)]

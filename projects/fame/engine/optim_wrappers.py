@@ -100,14 +100,6 @@ class _SkipNonFiniteMixin:
                 'step; lower the learning rate or check the data and resume '
                 'from the last checkpoint.')
 
-    def _can_skip_on_device(self) -> bool:
-        """Whether the optimizer is a fused one, which could skip a step.
-
-        Kept only for ``tests/test_models/test_distributed.py`` (its owner
-        drops the call); every step is decided on the host.
-        """
-        return getattr(self.optimizer, '_step_supports_amp_scaling', False)
-
 
 @OPTIM_WRAPPERS.register_module()
 class SkipNonFiniteOptimWrapper(_SkipNonFiniteMixin, OptimWrapper):
