@@ -41,7 +41,6 @@ changing the code or the configs).
 import argparse
 import json
 import platform
-import random
 import shlex
 import sys
 import time
@@ -58,7 +57,7 @@ import torch.nn.functional as F  # noqa: E402
 from make_motion_dataset import LISTS, cfg_options, generate  # noqa: E402
 from mmaction.registry import MODELS  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
+from mmengine.runner import Runner, set_random_seed  # noqa: E402
 
 from projects.fame.evaluation import (  # noqa: E402
     cross_validate_linear_probe, fit_linear_probe, knn_predict,
@@ -259,9 +258,7 @@ def instance_retrieval(model: torch.nn.Module, cfg: Config, ann_file: Path,
     preprocessor_cfg.fame = dict(preprocessor_cfg.fame, prob=0.)
     preprocessor = MODELS.build(preprocessor_cfg)
     model.eval()
-    torch.manual_seed(seed)
-    np.random.seed(seed)
-    random.seed(seed)
+    set_random_seed(seed)
     queries, gallery = [], []
     for data in Runner.build_dataloader(loader_cfg, seed=seed):
         views = preprocessor(data, training=True)['inputs']
