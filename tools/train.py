@@ -19,7 +19,7 @@ from mmengine.device import get_device  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 from projects.fame.engine import (  # noqa: E402
-    register_safe_checkpoint_loaders)
+    lock_work_dir, register_safe_checkpoint_loaders)
 from projects.fame.utils import check_data_paths  # noqa: E402
 from projects.fame.utils import check_optional_dependencies  # noqa: E402
 from projects.fame.utils import find_config  # noqa: E402
@@ -209,7 +209,12 @@ def main() -> None:
                 '--cfg-options load_from=PATH')
         check_optional_dependencies(cfg)
         check_data_paths(cfg, dataloaders)
-    except (FileNotFoundError, ModuleNotFoundError) as err:
+        # A single process claims its work dir before the Runner writes
+        # there; a distributed run's main process does it in
+        # AtomicCheckpointHook.
+        if cfg.launcher == 'none':
+            lock_work_dir(cfg.work_dir)
+    except (FileNotFoundError, ModuleNotFoundError, RuntimeError) as err:
         raise SystemExit(f'error: {err}')
 
     if args.amp and get_device() == 'cpu':

@@ -1,5 +1,7 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 import os
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 from unittest import mock
@@ -12,6 +14,7 @@ from projects.fame.engine import fileio
 from projects.fame.engine.hooks.atomic_checkpoint_hook import \
     is_complete_checkpoint
 from projects.fame.utils import load_checkpoint_safely
+from tests.tool_loader import REPO_ROOT
 from tests.toy_models import ToyDataset, ToyModel
 
 
@@ -109,3 +112,28 @@ def test_resume_repairs_a_pointer_a_crash_left_unusable(tmp_path, damage):
     loss = final['message_hub']['log_scalars']['train/loss']
     assert len(loss.data[0]) == 4
     assert not list(tmp_path.glob('.*.partial'))
+
+
+def test_a_work_dir_in_use_is_refused(tmp_path):
+    # Another live run holds the work dir and is writing a checkpoint.
+    in_flight = tmp_path / '.iter_2.pth.abc.partial'
+    in_flight.write_bytes(b'half a checkpoint')
+    other = subprocess.Popen([
+        sys.executable, '-c',
+        'import sys, time; from projects.fame.engine import lock_work_dir; '
+        f'lock_work_dir({str(tmp_path)!r}); print(flush=True); time.sleep(60)'
+    ], stdout=subprocess.PIPE, cwd=REPO_ROOT)
+    try:
+        other.stdout.readline()  # it holds the lock
+        with pytest.raises(RuntimeError, match=f'{tmp_path} is in use by '
+                           f'another run \\(pid {other.pid}\\)'):
+            build_runner(tmp_path, max_iters=1).train()
+        assert in_flight.exists()
+        assert not (tmp_path / 'iter_1.pth').exists()
+    finally:
+        other.kill()
+        other.wait()
+    # Once that run is gone (killed, even), the dir is free again.
+    build_runner(tmp_path, max_iters=1).train()
+    assert not in_flight.exists()
+    assert (tmp_path / 'iter_1.pth').exists()

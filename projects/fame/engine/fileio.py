@@ -4,14 +4,23 @@ import os
 import os.path as osp
 import tempfile
 from pathlib import Path
-from typing import Union
+from typing import IO, Dict, Union
 
 import mmengine
 from mmengine.fileio import LocalBackend, register_backend
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None
+
 # Temporary files are hidden siblings of their target, so that a crash
 # leaves them where ``remove_stale_temporaries`` finds them.
 TEMP_SUFFIX = '.partial'
+# Held (``flock``) by the run that owns a work dir; the kernel releases it
+# when the process ends, however it ends.
+LOCK_NAME = '.run.lock'
+_held_locks: Dict[str, IO] = {}
 
 
 def write_atomic(data: bytes, filepath: Union[str, Path]) -> None:
@@ -47,6 +56,48 @@ def write_atomic(data: bytes, filepath: Union[str, Path]) -> None:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+def lock_work_dir(folder: Union[str, Path]) -> None:
+    """Claim ``folder`` for this process until it ends or calls
+    :func:`unlock_work_dir`; a no-op if this process holds it already.
+
+    Args:
+        folder (str | Path): The work dir.
+
+    Raises:
+        RuntimeError: If another live process holds it.
+    """
+    folder = osp.realpath(folder)
+    if fcntl is None or folder in _held_locks:
+        return
+    mmengine.mkdir_or_exist(folder)
+    lock = open(osp.join(folder, LOCK_NAME), 'a+')
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        lock.seek(0)
+        owner = lock.read().strip() or '?'
+        lock.close()
+        raise RuntimeError(
+            f'The work dir {folder} is in use by another run (pid {owner}): '
+            'its checkpoints would overwrite each other. Choose another '
+            '--work-dir, or wait for that run to end.') from None
+    lock.truncate(0)
+    lock.write(f'{os.getpid()}\n')
+    lock.flush()
+    _held_locks[folder] = lock
+
+
+def unlock_work_dir(folder: Union[str, Path]) -> None:
+    """Release the claim of :func:`lock_work_dir` on ``folder``, if held.
+
+    Args:
+        folder (str | Path): The work dir.
+    """
+    lock = _held_locks.pop(osp.realpath(folder), None)
+    if lock is not None:
+        lock.close()
 
 
 def remove_stale_temporaries(folder: Union[str, Path]) -> list:

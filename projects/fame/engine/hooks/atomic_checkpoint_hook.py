@@ -9,7 +9,8 @@ from mmaction.registry import HOOKS
 from mmengine.dist import barrier, is_main_process
 from mmengine.hooks import CheckpointHook
 
-from ..fileio import remove_stale_temporaries, write_atomic
+from ..fileio import (lock_work_dir, remove_stale_temporaries,
+                      unlock_work_dir, write_atomic)
 
 POINTER = 'last_checkpoint'
 
@@ -36,6 +37,8 @@ class AtomicCheckpointHook(CheckpointHook):
       over the target;
     - the ``last_checkpoint`` pointer that resuming reads is replaced the
       same way right after MMEngine writes it;
+    - the work dir is claimed (:func:`lock_work_dir`) for the whole run: a
+      second run in it is refused, before it deletes or overwrites anything;
     - before training, temporaries of killed writes are removed, and a
       pointer left empty or dangling by a crash is pointed at the newest
       complete checkpoint of its folder.
@@ -68,8 +71,10 @@ class AtomicCheckpointHook(CheckpointHook):
             **kwargs)
 
     def before_run(self, runner) -> None:
-        """Repair a ``last_checkpoint`` that a crash left unusable."""
+        """Claim the work dir, then repair a ``last_checkpoint`` that a
+        crash left unusable."""
         if is_main_process():
+            lock_work_dir(runner.work_dir)
             remove_stale_temporaries(runner.work_dir)
             self._repair_pointer(runner)
         # Every rank reads the pointer when it resumes.
@@ -83,6 +88,11 @@ class AtomicCheckpointHook(CheckpointHook):
                 runner.logger.warning(
                     f'Removed {path}, left by a checkpoint write that was '
                     'killed')
+
+    def after_run(self, runner) -> None:
+        """Release the work dir."""
+        if is_main_process():
+            unlock_work_dir(runner.work_dir)
 
     def _save_checkpoint_with_step(self, runner, step, meta) -> None:
         super()._save_checkpoint_with_step(runner, step, meta)
