@@ -114,6 +114,16 @@ def test_resume_repairs_a_pointer_a_crash_left_unusable(tmp_path, damage):
     assert not list(tmp_path.glob('.*.partial'))
 
 
+def test_written_files_keep_the_umask_permissions(tmp_path):
+    old = os.umask(0o022)
+    try:
+        build_runner(tmp_path, max_iters=1).train()
+    finally:
+        os.umask(old)
+    for name in ('iter_1.pth', 'last_checkpoint'):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o644, name
+
+
 def test_a_work_dir_in_use_is_refused(tmp_path):
     # Another live run holds the work dir and is writing a checkpoint.
     in_flight = tmp_path / '.iter_2.pth.abc.partial'

@@ -39,8 +39,13 @@ def write_atomic(data: bytes, filepath: Union[str, Path]) -> None:
     mmengine.mkdir_or_exist(folder)
     fd, temp = tempfile.mkstemp(
         prefix=f'.{name}.', suffix=TEMP_SUFFIX, dir=folder)
+    # ``mkstemp`` makes the file 0600; give it the umask's permissions, as
+    # a plain ``open`` would.
+    umask = os.umask(0)
+    os.umask(umask)
     try:
         with os.fdopen(fd, 'wb') as f:
+            os.chmod(temp, 0o666 & ~umask)
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
