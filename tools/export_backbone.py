@@ -6,6 +6,7 @@ MMAction2 recognizer config with the same backbone. ``backbone`` format: the
 keys without the prefix, for the backbone's ``pretrained=`` argument.
 """
 import argparse
+import io
 import os.path as osp
 import sys
 from collections import Counter
@@ -19,6 +20,7 @@ import torch  # noqa: E402
 from mmengine.config import Config  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
 
+from projects.fame.engine import write_atomic  # noqa: E402
 from projects.fame.utils import load_checkpoint_safely  # noqa: E402
 
 PREFIX = 'backbone.'
@@ -93,6 +95,10 @@ def export(checkpoint: str,
         dict[str, int]: Number of tensors per top-level module, kept
         (``backbone``) or dropped (the rest).
     """
+    if osp.exists(out) and osp.samefile(checkpoint, out):
+        raise ValueError(f'The output {out} is the input checkpoint '
+                         f'{checkpoint}: writing it would lose the '
+                         'checkpoint. Choose another output file.')
     state = load_checkpoint_safely(checkpoint)
     state_dict = state.get('state_dict', state)
     backbone = {
@@ -105,7 +111,9 @@ def export(checkpoint: str,
         check_against_config(backbone, config)
     if fmt == 'recognizer':
         backbone = {PREFIX + k: v for k, v in backbone.items()}
-    torch.save(dict(state_dict=backbone, meta=state.get('meta', {})), out)
+    buffer = io.BytesIO()
+    torch.save(dict(state_dict=backbone, meta=state.get('meta', {})), buffer)
+    write_atomic(buffer.getvalue(), out)  # a failed write keeps the old file
     return dict(Counter(k.split('.')[0] for k in state_dict))
 
 

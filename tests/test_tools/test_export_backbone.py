@@ -1,5 +1,7 @@
 # Copyright (c) OpenMMLab. All rights reserved.
+import os
 from pathlib import Path
+from unittest import mock
 
 import pytest
 import torch
@@ -8,6 +10,7 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 import projects.fame  # noqa: F401
+from projects.fame.engine import fileio
 from tests.tool_loader import load_tool
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -101,3 +104,31 @@ def test_checkpoint_without_backbone_is_refused(tool, tmp_path):
     torch.save(dict(state_dict=dict(w=torch.zeros(1))), path)
     with pytest.raises(ValueError, match='backbone'):
         tool.main([str(path), str(tmp_path / 'out.pth')])
+
+
+@pytest.mark.parametrize('link', ['same', 'symlink', 'hardlink'])
+def test_output_that_is_the_input_is_refused(tool, checkpoint, tmp_path,
+                                             link):
+    path, _ = checkpoint
+    out = tmp_path / 'out.pth'
+    if link == 'same':
+        out = path
+    elif link == 'symlink':
+        out.symlink_to(path)
+    else:
+        os.link(path, out)
+    before = path.read_bytes()
+    with pytest.raises(ValueError, match='is the input checkpoint'):
+        tool.main([str(path), str(out)])
+    assert path.read_bytes() == before
+
+
+def test_a_failed_write_keeps_the_old_output(tool, checkpoint, tmp_path):
+    path, _ = checkpoint
+    out = tmp_path / 'out.pth'
+    out.write_bytes(b'old export')
+    with mock.patch.object(fileio.os, 'fsync', side_effect=OSError('full')):
+        with pytest.raises(OSError, match='full'):
+            tool.main([str(path), str(out)])
+    assert out.read_bytes() == b'old export'
+    assert not list(tmp_path.glob('.*.partial'))
