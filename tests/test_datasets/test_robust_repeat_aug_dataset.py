@@ -90,7 +90,11 @@ KEPT = ('good0', 'good1', 'good2', 'good3', 'static', 'single_colour',
         'grayscale', 'odd_size')
 
 
-def build_dataset(tmp_path: Path, videos: dict, names, **kwargs):
+def build_dataset(tmp_path: Path,
+                  videos: dict,
+                  names,
+                  num_repeats: int = 2,
+                  **kwargs):
     init_default_scope('mmaction')
     ann_file = tmp_path / 'list.txt'
     ann_file.write_text(''.join(f'{videos[n]} 0\n' for n in names))
@@ -99,7 +103,7 @@ def build_dataset(tmp_path: Path, videos: dict, names, **kwargs):
             type='RobustRepeatAugDataset',
             ann_file=str(ann_file),
             data_prefix=dict(video=''),
-            num_repeats=2,
+            num_repeats=num_repeats,
             pipeline=PIPELINE,
             **kwargs))
 
@@ -146,6 +150,16 @@ def test_all_bad_stops_with_a_clear_error(tmp_path, videos):
     assert 'train_dataloader.dataset.ann_file' in str(info.value)
     with pytest.raises(ValueError, match='max_bad_fraction'):
         build_dataset(tmp_path, videos, BAD, max_bad_fraction=1.5)
+
+
+@pytest.mark.parametrize('num_repeats', [1, 3, 4])
+def test_num_repeats_other_than_two_is_refused(tmp_path, videos, num_repeats):
+    # With 3, the preprocessor's pairs would mix clips of two videos.
+    with pytest.raises(
+            ValueError,
+            match=f'train_dataloader.dataset.num_repeats must be 2 .* got '
+            f'{num_repeats}'):
+        build_dataset(tmp_path, videos, ['good0'], num_repeats=num_repeats)
 
 
 def test_a_sample_depends_on_its_seed_only(tmp_path, videos):

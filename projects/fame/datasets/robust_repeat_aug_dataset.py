@@ -92,6 +92,8 @@ class RobustRepeatAugDataset(RepeatAugDataset):
     makes a resumed run see the same data as an uninterrupted one.
 
     Args:
+        num_repeats (int): Clips per video; must be 2, the two views that
+            the contrastive preprocessor pairs. Defaults to 2.
         max_bad_fraction (float): The largest fraction of bad videos
             tolerated in an epoch, in [0, 1]. Defaults to 0.05.
         min_frames (int, optional): Videos with fewer frames are bad.
@@ -107,6 +109,7 @@ class RobustRepeatAugDataset(RepeatAugDataset):
 
     def __init__(self,
                  *args,
+                 num_repeats: int = 2,
                  max_bad_fraction: float = 0.05,
                  min_frames: Optional[int] = None,
                  max_refetch: int = 10,
@@ -114,7 +117,17 @@ class RobustRepeatAugDataset(RepeatAugDataset):
         if not 0 <= max_bad_fraction <= 1:
             raise ConfigError('train_dataloader.dataset.max_bad_fraction',
                               f'must be in [0, 1], got {max_bad_fraction}')
-        super().__init__(*args, max_refetch=max_refetch, **kwargs)
+        if num_repeats != 2:
+            # The preprocessor pairs consecutive clips: with 3, some pairs
+            # would hold clips of two different videos.
+            raise ConfigError(
+                'train_dataloader.dataset.num_repeats',
+                f'must be 2 (the two views of each video), got {num_repeats}')
+        super().__init__(
+            *args,
+            num_repeats=num_repeats,
+            max_refetch=max_refetch,
+            **kwargs)
         self.max_bad_fraction = max_bad_fraction
         transforms = self.pipeline.transforms
         if min_frames is None:
