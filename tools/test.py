@@ -12,8 +12,10 @@ REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 if sys.path[:1] != [REPO_ROOT]:
     sys.path.insert(0, REPO_ROOT)
 
+import torch.nn as nn  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
+from mmengine.model import is_model_wrapper  # noqa: E402
+from mmengine.runner import CheckpointLoader, Runner  # noqa: E402
 
 from projects.fame.engine import (  # noqa: E402
     register_safe_checkpoint_loaders)
@@ -94,6 +96,51 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     return cfg
 
 
+def check_backbone_loaded(model: nn.Module, checkpoint: str) -> None:
+    """Refuse a checkpoint that fills less than half of the backbone.
+
+    The Runner loads checkpoints with ``strict=False``: with the wrong
+    config, it would only warn and score a randomly initialised backbone.
+
+    Args:
+        model (nn.Module): The model the Runner built.
+        checkpoint (str): The checkpoint to evaluate.
+
+    Raises:
+        ValueError: Saying how many backbone tensors the checkpoint fills,
+            and why the others are not.
+    """
+    model = model.module if is_model_wrapper(model) else model
+    expected = {
+        k: v.shape
+        for k, v in model.state_dict().items()
+        if k.startswith('backbone.') and not k.endswith('num_batches_tracked')
+    }
+    state = CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu')
+    state = state.get('state_dict', state)
+    state = {k[len('module.'):] if k.startswith('module.') else k: v
+             for k, v in state.items()}
+    missing = [k for k in expected if k not in state]
+    shapes = [
+        f'{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(v)}'
+        for k, v in expected.items() if k in state and state[k].shape != v
+    ]
+    matched = len(expected) - len(missing) - len(shapes)
+    if matched >= len(expected) / 2:
+        return
+    reasons = [
+        f'{len(items)} {what} (e.g. {items[0]})'
+        for what, items in ((
+            'are not in it', missing), ('have another shape', shapes))
+        if items
+    ]
+    raise ValueError(
+        f'{checkpoint} fills only {matched} of the {len(expected)} backbone '
+        f'tensors of the model: {"; ".join(reasons)}. Evaluating it would '
+        'score a randomly initialised backbone: give the config of the '
+        'model the checkpoint was trained with.')
+
+
 def main() -> None:
     args = parse_args()
     try:
@@ -117,6 +164,10 @@ def main() -> None:
     # the types MMEngine checkpoints hold.
     register_safe_checkpoint_loaders()
     runner = Runner.from_cfg(cfg)
+    try:
+        check_backbone_loaded(runner.model, args.checkpoint)
+    except ValueError as err:
+        raise SystemExit(f'error: {err}')
     runner.test()
 
 

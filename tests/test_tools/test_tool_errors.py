@@ -2,8 +2,11 @@
 """Errors of tools/train.py and tools/test.py that tell the user what to do."""
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+import torch
+import torch.nn as nn
 from mmengine.config import Config
 
 from projects.fame.utils import check_data_paths, check_optional_dependencies
@@ -234,3 +237,46 @@ def test_test_tool_lists_close_config_names(monkeypatch, no_runner):
     assert message.startswith(
         'error: Config file not found: fame_r2plus1d_k40.py. Did you mean: '
         'configs/fame_r2plus1d_k400.py')
+
+
+def test_test_tool_refuses_a_checkpoint_that_misses_the_backbone(
+        data, monkeypatch):
+    """Loaded with strict=False, it would score a random backbone."""
+
+    def recognizer(channels: int, prefix: str = 'backbone') -> nn.Module:
+        model = nn.Module()
+        model.add_module(prefix, nn.Conv3d(3, channels, 3))
+        model.cls_head = nn.Linear(channels, 2)
+        return model
+
+    tested = []
+    model = recognizer(8)
+    monkeypatch.setattr(
+        'mmengine.runner.Runner.from_cfg', lambda cfg: SimpleNamespace(
+            model=model, test=lambda: tested.append(True)))
+    config = str(write_config(data))
+    for name, other in [('narrow', recognizer(4)),
+                        ('other', recognizer(8, 'encoder'))]:
+        torch.save(dict(state_dict=other.state_dict()), data / f'{name}.pth')
+    message = run_tool(monkeypatch, 'test', config, str(data / 'narrow.pth'))
+    assert message == (
+        f'error: {data}/narrow.pth fills only 0 of the 2 backbone tensors of '
+        'the model: 2 have another shape (e.g. backbone.weight: checkpoint '
+        '(4, 3, 3, 3, 3) vs model (8, 3, 3, 3, 3)). Evaluating it would '
+        'score a randomly initialised backbone: give the config of the '
+        'model the checkpoint was trained with.')
+    message = run_tool(monkeypatch, 'test', config, str(data / 'other.pth'))
+    assert '0 of the 2 backbone tensors of the model: 2 are not in it ' \
+        '(e.g. backbone.weight)' in message
+    assert not tested
+
+    # A checkpoint of the model is evaluated, a DDP-style one too.
+    torch.save(
+        dict(state_dict={f'module.{k}': v
+                         for k, v in model.state_dict().items()}),
+        data / 'good.pth')
+    monkeypatch.setattr(sys, 'argv',
+                        ['test.py', config,
+                         str(data / 'good.pth')])
+    load_tool('test').main()
+    assert tested == [True]
