@@ -14,8 +14,12 @@ ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / 'tests' / 'data'
 
 
-def load_converter(dataset: str) -> ModuleType:
-    return load_tool(f'data/{dataset}/build_{dataset}_lists')
+def load_converter(dataset: str, fixture_classes: bool = True) -> ModuleType:
+    """The converter; its class count that of the fixtures by default."""
+    tool = load_tool(f'data/{dataset}/build_{dataset}_lists')
+    if fixture_classes and dataset != 'diving48':
+        tool.NUM_CLASSES = 3
+    return tool
 
 
 def read_lines(path: Path) -> List[str]:
@@ -219,3 +223,139 @@ def test_diving48_entry_without_label_is_named(tmp_path):
             ValueError, match=r'Diving48_V2_test.json: entry 1 lacks'):
         load_converter('diving48').build_lists(
             str(ann_dir), str(tmp_path), str(tmp_path))
+
+
+def copy_annotations(dataset: str, tmp_path: Path) -> Path:
+    ann_dir = tmp_path / 'annotations'
+    shutil.copytree(FIXTURES / dataset / 'annotations', ann_dir)
+    return ann_dir
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+
+
+def converter_error(dataset: str, ann_dir: Path, video_dir: Path,
+                    out_dir: Path, **kwargs) -> str:
+    with pytest.raises(SystemExit) as info:
+        load_converter(dataset, **kwargs).main([
+            '--ann-dir',
+            str(ann_dir), '--video-dir',
+            str(video_dir), '--out-dir',
+            str(out_dir)
+        ])
+    return str(info.value.code)
+
+
+UCF101_BAD = {
+    'three_column_class_index':
+    ('classInd.txt', '2 HandstandPushups\n', '2 HandstandPushups x\n',
+     'classInd.txt:2: expected "2 ClassName", got "2 HandstandPushups x"'),
+    'non_integer_label': ('trainlist01.txt', 'g08_c01.avi 1', 'g08_c01.avi one',
+                          'trainlist01.txt:1: label one disagrees'),
+    'path_with_a_space':
+    ('trainlist01.txt', 'v_ApplyEyeMakeup_g08', 'v_Apply EyeMakeup_g08',
+     'trainlist01.txt:1: expected "Class/video.avi" and at most a label'),
+    'empty_split_file': ('testlist03.txt', None, '', 'testlist03.txt lists '
+                         'no videos'),
+    'not_utf8': ('trainlist02.txt', None, b'\xff\xfe\n',
+                 'trainlist02.txt is not UTF-8 text'),
+}
+
+
+@pytest.mark.parametrize('case', sorted(UCF101_BAD))
+def test_ucf101_bad_annotations_are_named_and_nothing_written(
+        ucf101, tmp_path, case):
+    _, video_dir = ucf101
+    ann_dir = copy_annotations('ucf101', tmp_path)
+    name, old, new, message = UCF101_BAD[case]
+    if old is None:
+        getattr(ann_dir / name,
+                'write_bytes' if isinstance(new, bytes) else 'write_text')(new)
+    else:
+        edit(ann_dir / name, old, new)
+    out_dir = tmp_path / 'out'
+    out_dir.mkdir()
+    (out_dir / 'ucf101_train_split_1_videos.txt').write_text('old\n')
+    error = converter_error('ucf101', ann_dir, video_dir, out_dir)
+    assert error.startswith(f'error: {ann_dir / name}')
+    assert message in error
+    # Validated before any list is (re)written.
+    assert [p.name for p in out_dir.iterdir()] == \
+        ['ucf101_train_split_1_videos.txt']
+    assert read_lines(out_dir / 'ucf101_train_split_1_videos.txt') == ['old']
+
+
+def test_ucf101_and_hmdb51_class_counts_are_checked(tmp_path):
+    error = converter_error(
+        'ucf101',
+        FIXTURES / 'ucf101' / 'annotations',
+        tmp_path,
+        tmp_path,
+        fixture_classes=False)
+    assert error == (f'error: {FIXTURES}/ucf101/annotations/classInd.txt '
+                     'lists 3 classes; UCF101 has 101')
+    # A stray README_test_split1.txt would be a class and shift the labels.
+    ann_dir = copy_annotations('hmdb51', tmp_path)
+    (ann_dir / 'README_test_split1.txt').write_text('read me 0\n')
+    error = converter_error('hmdb51', ann_dir, tmp_path, tmp_path)
+    assert error == (
+        f'error: {ann_dir} holds <class>_test_split<N>.txt files of 4 '
+        'classes, HMDB51 has 3: remove the files that are not of a class '
+        '(README, brush_hair, cartwheel, sword_exercise)')
+
+
+def test_hmdb51_empty_split_file_is_named(tmp_path):
+    ann_dir = copy_annotations('hmdb51', tmp_path)
+    (ann_dir / 'cartwheel_test_split2.txt').write_text('\n')
+    assert converter_error('hmdb51', ann_dir, tmp_path, tmp_path) == \
+        f'error: {ann_dir}/cartwheel_test_split2.txt lists no videos'
+
+
+def test_a_list_without_videos_leaves_every_list_unwritten(ucf101, tmp_path):
+    ann_dir, video_dir = ucf101
+    for video in (video_dir / 'YoYo').iterdir():
+        video.unlink()
+    ann_dir = copy_annotations('ucf101', tmp_path)
+    (ann_dir / 'testlist03.txt').write_text('YoYo/v_YoYo_g17_c02.avi\n')
+    out_dir = tmp_path / 'out'
+    out_dir.mkdir()
+    error = converter_error('ucf101', ann_dir, video_dir, out_dir)
+    assert 'none of the 1 videos of ucf101_val_split_3_videos.txt' in error
+    assert not list(out_dir.iterdir())  # not even the five lists before
+
+
+DIVING48_BAD = {
+    'boolean_label': ({'label': True}, 'entry 1 (-mmq0PT-u8k_00161) has '
+                      'label True, not an integer in [0, 48)'),
+    'string_label': ({'label': '3'}, "has label '3', not an integer"),
+    'name_with_a_space': ({'vid_name': 'a b'}, "entry 1 has vid_name 'a b', "
+                          'not a name without spaces'),
+    'not_a_list': ({'a': 1}, 'must hold a non-empty list of entries, got '
+                   "dict {'a': 1}"),
+    'empty_list': ([], 'must hold a non-empty list of entries, got list []'),
+    'invalid_json': ('[{', 'is not valid JSON'),
+    'not_utf8': (b'\xff[]', 'is not UTF-8 text'),
+}
+
+
+@pytest.mark.parametrize('case', sorted(DIVING48_BAD))
+def test_diving48_bad_annotations_are_named(tmp_path, case):
+    ann_dir = copy_annotations('diving48', tmp_path)
+    path = ann_dir / 'Diving48_V2_train.json'
+    change, message = DIVING48_BAD[case]
+    if isinstance(change, bytes):
+        path.write_bytes(change)
+    elif isinstance(change, str):
+        path.write_text(change)
+    elif case.endswith(('label', 'space')):
+        entries = json.loads(path.read_text())
+        entries[1].update(change)
+        path.write_text(json.dumps(entries))
+    else:
+        path.write_text(json.dumps(change))
+    error = converter_error('diving48', ann_dir, tmp_path, tmp_path)
+    assert error.startswith(f'error: {path}')
+    assert message in error

@@ -17,17 +17,31 @@ Entry = Tuple[str, int]  # (video path relative to the video folder, label)
 MAX_NAMED = 20  # missing videos named per list on the console
 
 
-def write_video_list(entries: Sequence[Entry], video_dir: str,
-                     out_file: str) -> List[str]:
-    """Write ``path label`` lines of the entries whose video exists.
+def read_text(path: str) -> str:
+    """The text of an annotation file.
+
+    Raises:
+        ValueError: Naming the file if it is not UTF-8 text.
+    """
+    try:
+        with open(path, encoding='utf-8') as f:
+            return f.read()
+    except UnicodeDecodeError as err:
+        raise ValueError(f'{path} is not UTF-8 text: {err}') from None
+
+
+def find_videos(entries: Sequence[Entry], video_dir: str,
+                out_file: str) -> Tuple[List[str], List[str]]:
+    """The ``path label`` lines of the entries whose video exists.
 
     Args:
         entries (Sequence[tuple[str, int]]): Videos and labels.
         video_dir (str): The folder the paths are relative to.
-        out_file (str): The list to write.
+        out_file (str): The list they are for, to name it.
 
     Returns:
-        list[str]: The paths of the missing videos.
+        tuple[list[str], list[str]]: The lines, and the paths of the
+        missing videos.
 
     Raises:
         FileNotFoundError: If no video of the list exists.
@@ -45,19 +59,18 @@ def write_video_list(entries: Sequence[Entry], video_dir: str,
         raise FileNotFoundError(
             f'none of the {len(entries)} videos of {osp.basename(out_file)} '
             f'is under {video_dir}; is the video folder right?')
-    with open(out_file, 'w') as f:
-        f.writelines(present)
-    print(f'wrote {len(present)} videos to {out_file}')
-    return missing
+    return present, missing
 
 
 def write_video_lists(lists: Dict[str, Sequence[Entry]], video_dir: str,
                       missing_report: str) -> Dict[str, List[str]]:
     """Write several lists; name and count the missing videos of each.
 
-    Missing videos are left out of the lists, printed (the first
-    ``MAX_NAMED`` of each list) and all written to ``missing_report`` as
-    ``list_name path`` lines; the report is removed when none is missing.
+    Every list is checked before any is written, so that an unusable one
+    leaves the old lists as they were. Missing videos are left out of the
+    lists, printed (the first ``MAX_NAMED`` of each list) and all written to
+    ``missing_report`` as ``list_name path`` lines; the report is removed
+    when none is missing.
 
     Args:
         lists (dict[str, Sequence[tuple[str, int]]]): Entries per output
@@ -68,10 +81,15 @@ def write_video_lists(lists: Dict[str, Sequence[Entry]], video_dir: str,
     Returns:
         dict[str, list[str]]: The missing videos of each output file.
     """
-    missing = {
-        out_file: write_video_list(entries, video_dir, out_file)
+    found = {
+        out_file: find_videos(entries, video_dir, out_file)
         for out_file, entries in lists.items()
     }
+    for out_file, (present, _) in found.items():
+        with open(out_file, 'w') as f:
+            f.writelines(present)
+        print(f'wrote {len(present)} videos to {out_file}')
+    missing = {out_file: videos for out_file, (_, videos) in found.items()}
     lines = []
     for out_file, videos in missing.items():
         name = osp.basename(out_file)

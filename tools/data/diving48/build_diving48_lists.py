@@ -21,27 +21,37 @@ import sys
 from typing import Dict, List, Optional, Sequence
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from video_lists import Entry, run_converter, write_video_lists  # noqa: E402
+from video_lists import (Entry, read_text, run_converter,  # noqa: E402
+                         write_video_lists)
 
 NUM_CLASSES = 48
 
 
 def read_annotations(path: str) -> List[Entry]:
     """Entries ``(vid_name.mp4, label)`` of a Diving48 V2 JSON file."""
-    with open(path) as f:
-        items = json.load(f)
+    try:
+        items = json.loads(read_text(path))
+    except json.JSONDecodeError as err:
+        raise ValueError(f'{path} is not valid JSON: {err}') from None
+    if not isinstance(items, list) or not items:
+        raise ValueError(f'{path} must hold a non-empty list of entries, '
+                         f'got {type(items).__name__} {str(items)[:80]}')
     entries = []
     for index, item in enumerate(items):
         if not isinstance(item, dict) or not {'vid_name', 'label'
                                               } <= set(item):
             raise ValueError(f'{path}: entry {index} lacks "vid_name" or '
                              f'"label": {item!r}')
-        label = item['label']
-        if not isinstance(label, int) or not 0 <= label < NUM_CLASSES:
-            raise ValueError(f'{path}: entry {index} ({item["vid_name"]}) '
-                             f'has label {label!r}, not in [0, '
+        name, label = item['vid_name'], item['label']
+        if not isinstance(name, str) or not name or name.split() != [name]:
+            raise ValueError(f'{path}: entry {index} has vid_name {name!r}, '
+                             'not a name without spaces')
+        # ``True`` is an int too.
+        if type(label) is not int or not 0 <= label < NUM_CLASSES:
+            raise ValueError(f'{path}: entry {index} ({name}) has label '
+                             f'{label!r}, not an integer in [0, '
                              f'{NUM_CLASSES})')
-        entries.append((f'{item["vid_name"]}.mp4', label))
+        entries.append((f'{name}.mp4', label))
     return entries
 
 

@@ -21,11 +21,13 @@ import sys
 from typing import Dict, List, Optional, Sequence, Tuple
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from video_lists import Entry, run_converter, write_video_lists  # noqa: E402
+from video_lists import (Entry, read_text, run_converter,  # noqa: E402
+                         write_video_lists)
 
 SPLIT_FILE = re.compile(r'^(?P<name>.+)_test_split(?P<split>[123])\.txt$')
 SUBSETS = {'1': 'train', '2': 'val'}  # '0': not used in this split
 SPLITS = (1, 2, 3)
+NUM_CLASSES = 51
 
 
 def find_classes(ann_dir: str) -> List[str]:
@@ -39,6 +41,12 @@ def find_classes(ann_dir: str) -> List[str]:
     if not names:
         raise FileNotFoundError(
             f'no <class>_test_split<N>.txt file in {ann_dir}')
+    if len(names) != NUM_CLASSES:
+        # A stray README_test_split1.txt would be a class and shift labels.
+        raise ValueError(
+            f'{ann_dir} holds <class>_test_split<N>.txt files of '
+            f'{len(names)} classes, HMDB51 has {NUM_CLASSES}: remove the '
+            f'files that are not of a class ({", ".join(sorted(names))})')
     return sorted(names)
 
 
@@ -51,17 +59,19 @@ def read_split(ann_dir: str, classes: Sequence[str],
         if not osp.isfile(path):
             raise FileNotFoundError(f'{path} is missing (class "{name}" has '
                                     'split files for other splits)')
-        with open(path) as f:
-            for line_no, line in enumerate(f, 1):
-                fields = line.split()
-                if not fields:
-                    continue
-                if len(fields) != 2 or fields[1] not in ('0', '1', '2'):
-                    raise ValueError(f'{path}:{line_no}: expected "video.avi '
-                                     f'0|1|2", got "{line.strip()}"')
-                if fields[1] in SUBSETS:
-                    subsets[SUBSETS[fields[1]]].append(
-                        (f'{name}/{fields[0]}', label))
+        lines = read_text(path).splitlines()
+        for line_no, line in enumerate(lines, 1):
+            fields = line.split()
+            if not fields:
+                continue
+            if len(fields) != 2 or fields[1] not in ('0', '1', '2'):
+                raise ValueError(f'{path}:{line_no}: expected "video.avi '
+                                 f'0|1|2", got "{line.strip()}"')
+            if fields[1] in SUBSETS:
+                subsets[SUBSETS[fields[1]]].append(
+                    (f'{name}/{fields[0]}', label))
+        if not any(line.strip() for line in lines):
+            raise ValueError(f'{path} lists no videos')
     return subsets['train'], subsets['val']
 
 

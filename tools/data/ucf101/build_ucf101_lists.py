@@ -18,23 +18,27 @@ import sys
 from typing import Dict, List, Optional, Sequence
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from video_lists import Entry, run_converter, write_video_lists  # noqa: E402
+from video_lists import (Entry, read_text, run_converter,  # noqa: E402
+                         write_video_lists)
 
 SPLITS = (1, 2, 3)
+NUM_CLASSES = 101
 
 
 def read_class_index(path: str) -> Dict[str, int]:
     """Map class names to labels from 0, from ``classInd.txt`` (from 1)."""
     classes = {}
-    with open(path) as f:
-        for line_no, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            index, name = line.split()
-            if int(index) != len(classes) + 1:
-                raise ValueError(f'{path}:{line_no}: expected class index '
-                                 f'{len(classes) + 1}, got {index}')
-            classes[name] = len(classes)
+    for line_no, line in enumerate(read_text(path).splitlines(), 1):
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) != 2 or fields[0] != str(len(classes) + 1):
+            raise ValueError(f'{path}:{line_no}: expected "'
+                             f'{len(classes) + 1} ClassName", got "{line}"')
+        classes[fields[1]] = len(classes)
+    if len(classes) != NUM_CLASSES:
+        raise ValueError(f'{path} lists {len(classes)} classes; UCF101 has '
+                         f'{NUM_CLASSES}')
     return classes
 
 
@@ -45,21 +49,25 @@ def read_split_list(path: str, classes: Dict[str, int]) -> List[Entry]:
     present, must agree with it.
     """
     entries = []
-    with open(path) as f:
-        for line_no, line in enumerate(f, 1):
-            fields = line.split()
-            if not fields:
-                continue
-            video, class_name = fields[0], fields[0].split('/')[0]
-            if class_name not in classes:
-                raise ValueError(f'{path}:{line_no}: class folder '
-                                 f'"{class_name}" is not in classInd.txt')
-            label = classes[class_name]
-            if len(fields) > 1 and int(fields[1]) != label + 1:
-                raise ValueError(
-                    f'{path}:{line_no}: label {fields[1]} disagrees with '
-                    f'classInd.txt ({label + 1} for {class_name})')
-            entries.append((video, label))
+    for line_no, line in enumerate(read_text(path).splitlines(), 1):
+        fields = line.split()
+        if not fields:
+            continue
+        video, class_name = fields[0], fields[0].split('/')[0]
+        if len(fields) > 2:
+            raise ValueError(f'{path}:{line_no}: expected "Class/video.avi" '
+                             f'and at most a label, got "{line}"')
+        if class_name not in classes:
+            raise ValueError(f'{path}:{line_no}: class folder '
+                             f'"{class_name}" is not in classInd.txt')
+        label = classes[class_name]
+        if len(fields) > 1 and fields[1] != str(label + 1):
+            raise ValueError(
+                f'{path}:{line_no}: label {fields[1]} disagrees with '
+                f'classInd.txt ({label + 1} for {class_name})')
+        entries.append((video, label))
+    if not entries:
+        raise ValueError(f'{path} lists no videos')
     return entries
 
 
