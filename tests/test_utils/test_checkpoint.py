@@ -1,5 +1,6 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 import io
+import os
 import pickletools
 import re
 import uuid
@@ -142,9 +143,15 @@ def test_malicious_checkpoint_is_refused(tmp_path):
     code = f'open({str(marker)!r}, "w").write("code ran")'
     torch.save(dict(state_dict={}, meta=Payload(code)), path)
 
-    with pytest.raises(UnsafeCheckpointError, match=re.escape(str(path))):
+    with pytest.raises(UnsafeCheckpointError, match=re.escape(str(path))) \
+            as info:
         load_checkpoint_safely(path)
     assert not marker.exists()
+    # What was refused, and no advice to turn the safety off.
+    assert '(Unsupported global: GLOBAL exec was not an allowed global by ' \
+        'default).' in str(info.value)
+    assert 'weights_only' not in str(info.value)
+    assert 'safe_globals' not in str(info.value)
 
     # The file really is malicious: a full unpickle runs the payload.
     torch.load(path, weights_only=False)
@@ -160,5 +167,25 @@ def test_getattr_is_limited_to_history_buffer_statistics(tmp_path):
 
     path = tmp_path / 'getattr.pth'
     torch.save(dict(meta=Lookup()), path)
-    with pytest.raises(UnsafeCheckpointError, match='getattr'):
+    with pytest.raises(
+            UnsafeCheckpointError,
+            match=r"\(getattr\(HistoryBuffer, '_set_default_statistics'\) "
+            'is not in the checkpoint allow-list'):
         load_checkpoint_safely(path)
+
+
+def test_blocked_module_is_named(tmp_path):
+
+    class System:
+
+        def __reduce__(self):
+            return os.system, (f'touch {tmp_path / "marker"}', )
+
+    path = tmp_path / 'system.pth'
+    torch.save(dict(meta=System()), path)
+    with pytest.raises(UnsafeCheckpointError) as info:
+        load_checkpoint_safely(path)
+    assert '(Trying to load unsupported GLOBAL posix.system whose module ' \
+        'posix is blocked).' in str(info.value)
+    assert 'weights_only' not in str(info.value)
+    assert not (tmp_path / 'marker').exists()

@@ -158,10 +158,19 @@ def load_checkpoint_safely(path: Union[str, os.PathLike],
 
 
 def _refusal_reason(message: str) -> str:
-    """Pick the line naming the refused global out of torch's message."""
-    marker = 'WeightsUnpickler error:'
-    start = message.find(marker)
-    if start < 0:
-        return message.strip().splitlines()[0] if message.strip() else ''
-    lines = message[start + len(marker):].strip().splitlines()
-    return lines[0].strip() if lines else ''
+    """Pick what was refused out of torch's message.
+
+    torch surrounds it with advice to load with ``weights_only=False`` or to
+    allow-list the global, which would turn the safety off; that is left
+    out.
+    """
+    lines = [
+        line.split('. Please use')[0].strip().rstrip('.')
+        for line in message.replace(
+            'WeightsUnpickler error:', '\n').splitlines()
+    ]
+    reasons = [line for line in lines if 'GLOBAL' in line] or [
+        line for line in lines if line and 'weights_only' not in line
+        and not line.startswith(('Weights only', 'Check the documentation'))
+    ]
+    return reasons[0] if reasons else 'a type outside the allow-list'
