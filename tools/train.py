@@ -102,11 +102,6 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     Returns:
         Config: The updated config.
     """
-    if args.no_validate:
-        cfg.val_cfg = None
-        cfg.val_dataloader = None
-        cfg.val_evaluator = None
-
     cfg.launcher = args.launcher
 
     # work_dir priority: CLI > config > ./work_dirs/<config name>
@@ -150,6 +145,11 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    # After the merge, which cannot set keys of a ``None`` value.
+    if args.no_validate:
+        cfg.val_cfg = None
+        cfg.val_dataloader = None
+        cfg.val_evaluator = None
     return cfg
 
 

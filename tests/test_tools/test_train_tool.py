@@ -51,6 +51,12 @@ def test_defaults(train_tool, config_file):
     assert cfg.auto_scale_lr.enable is False
 
 
+def test_no_validate_with_validation_options(train_tool, config_file):
+    cfg = merged(train_tool, config_file, '--no-validate', '--cfg-options',
+                 'val_dataloader.batch_size=4', 'val_cfg.k=5')
+    assert cfg.val_cfg is None and cfg.val_dataloader is None
+
+
 def test_seed_flag_overrides_config_randomness(train_tool, config_file):
     config_file.write_text(config_file.read_text() +
                            '\nrandomness = dict(seed=0)\n')
