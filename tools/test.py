@@ -22,6 +22,7 @@ from projects.fame.engine import (  # noqa: E402
 from projects.fame.utils import check_data_paths  # noqa: E402
 from projects.fame.utils import check_optional_dependencies  # noqa: E402
 from projects.fame.utils import find_config  # noqa: E402
+from projects.fame.utils import name_unexpected_argument  # noqa: E402
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -163,12 +164,18 @@ def main() -> None:
     # pretrained=, URLs too) is loaded weights-only, with the allow-list of
     # the types MMEngine checkpoints hold.
     register_safe_checkpoint_loaders()
-    runner = Runner.from_cfg(cfg)
     try:
-        check_backbone_loaded(runner.model, args.checkpoint)
-    except ValueError as err:
-        raise SystemExit(f'error: {err}')
-    runner.test()
+        runner = Runner.from_cfg(cfg)
+        try:
+            check_backbone_loaded(runner.model, args.checkpoint)
+        except ValueError as err:
+            raise SystemExit(f'error: {err}')
+        runner.test()
+    except TypeError as err:  # a misspelt argument: name its config key
+        message = name_unexpected_argument(cfg, err)
+        if message is None:
+            raise
+        raise SystemExit(f'error: {message}')
 
 
 if __name__ == '__main__':

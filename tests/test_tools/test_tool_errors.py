@@ -280,3 +280,29 @@ def test_test_tool_refuses_a_checkpoint_that_misses_the_backbone(
                          str(data / 'good.pth')])
     load_tool('test').main()
     assert tested == [True]
+
+
+def test_a_misspelt_argument_is_named_by_its_config_key(data, monkeypatch):
+    config = write_config(data)
+    config.write_text(config.read_text() + (
+        "model = dict(type='MoCoRecognizer', backbone=dict(type='X'), "
+        "head=dict(type='MoCoHead', in_channels=8, temprature=0.1))\n"))
+    typo = TypeError("MoCoHead.__init__() got an unexpected keyword argument "
+                     "'temprature'")
+
+    def build(cfg):
+        raise typo
+
+    monkeypatch.setattr('mmengine.runner.Runner.from_cfg', build)
+    assert run_tool(monkeypatch, 'train', str(config)) == (
+        "error: model.head.temprature: MoCoHead takes no argument "
+        "'temprature'; is it misspelt?")
+    (data / 'epoch_1.pth').write_bytes(b'')
+    assert run_tool(monkeypatch, 'test', str(config),
+                    str(data / 'epoch_1.pth')).startswith(
+                        'error: model.head.temprature: MoCoHead')
+    # Other type errors are not the user's: their traceback is kept.
+    typo.args = ('unsupported operand', )
+    monkeypatch.setattr(sys, 'argv', ['train.py', str(config)])
+    with pytest.raises(TypeError, match='unsupported operand'):
+        load_tool('train').main()

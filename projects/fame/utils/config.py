@@ -4,7 +4,8 @@ import glob
 import importlib.util
 import os
 import os.path as osp
-from typing import Any, Dict, Iterator, List, Sequence, Tuple
+import re
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 CONFIG_ROOT = osp.join(
     osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))),
@@ -69,11 +70,12 @@ def _is_installed(module: str) -> bool:
         return False
 
 
-def _typed_nodes(node: Any, key: str) -> Iterator[Tuple[str, str]]:
-    """Yield (config key, type name) of every dict with a string ``type``."""
+def _typed_nodes(node: Any, key: str) -> Iterator[Tuple[str, str, dict]]:
+    """Yield (config key, type name, dict) of every dict with a string
+    ``type``."""
     if isinstance(node, dict):
         if isinstance(node.get('type'), str):
-            yield key, node['type'].rsplit('.', 1)[-1]
+            yield key, node['type'].rsplit('.', 1)[-1], node
         for name, value in node.items():
             yield from _typed_nodes(value, f'{key}.{name}' if key else name)
     elif isinstance(node, (list, tuple)):
@@ -92,7 +94,7 @@ def check_optional_dependencies(cfg: dict) -> None:
             missing package, the package and the command that installs it.
     """
     users: Dict[str, List[str]] = {}  # missing package -> config keys
-    for key, type_name in _typed_nodes(dict(cfg), ''):
+    for key, type_name, _ in _typed_nodes(dict(cfg), ''):
         if type_name in OPTIONAL_PACKAGES:
             module, package = OPTIONAL_PACKAGES[type_name]
             if not _is_installed(module):
@@ -101,6 +103,37 @@ def check_optional_dependencies(cfg: dict) -> None:
         raise ModuleNotFoundError('Missing package(s):\n' + '\n'.join(
             f'  {package}, for {", ".join(keys)}: pip install {package}'
             for package, keys in users.items()))
+
+
+def name_unexpected_argument(cfg: dict, err: TypeError) -> Optional[str]:
+    """Name the config key of the argument that ``err`` says is unexpected.
+
+    Args:
+        cfg (dict): The config the failing module was built from.
+        err (TypeError): E.g. ``MoCoHead.__init__() got an unexpected
+            keyword argument 'temprature'``.
+
+    Returns:
+        str, optional: A message starting with the key, e.g.
+        ``model.head.temprature``; None if ``err`` is another error or no
+        config key matches.
+    """
+    match = re.search(
+        r"(\w+)\.__init__\(\) got an unexpected keyword argument '(\w+)'",
+        str(err))
+    if match is None:
+        return None
+    type_name, arg = match.groups()
+    nodes = [(key, node_type)
+             for key, node_type, node in _typed_nodes(dict(cfg), '')
+             if arg in node]
+    # A subclass that passes its ``**kwargs`` on names its parent.
+    keys = [key for key, node_type in nodes if node_type == type_name
+            ] or [key for key, _ in nodes]
+    if not keys:
+        return None
+    return (f'{" or ".join(f"{key}.{arg}" for key in keys)}: {type_name} '
+            f'takes no argument {arg!r}; is it misspelt?')
 
 
 def _dataset_paths(dataset: Any, key: str) -> Iterator[Tuple[str, str]]:
