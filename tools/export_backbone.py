@@ -21,7 +21,8 @@ from mmengine.config import Config  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
 
 from projects.fame.engine import write_atomic  # noqa: E402
-from projects.fame.utils import load_checkpoint_safely  # noqa: E402
+from projects.fame.utils import (  # noqa: E402
+    UnsafeCheckpointError, load_checkpoint_safely)
 
 PREFIX = 'backbone.'
 
@@ -95,6 +96,8 @@ def export(checkpoint: str,
         dict[str, int]: Number of tensors per top-level module, kept
         (``backbone``) or dropped (the rest).
     """
+    if config is not None and not osp.isfile(config):
+        raise FileNotFoundError(f'--config: no such file: {config}')
     if osp.exists(out) and osp.samefile(checkpoint, out):
         raise ValueError(f'The output {out} is the input checkpoint '
                          f'{checkpoint}: writing it would lose the '
@@ -119,7 +122,10 @@ def export(checkpoint: str,
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parse_args(argv)
-    counts = export(args.checkpoint, args.out, args.format, args.config)
+    try:
+        counts = export(args.checkpoint, args.out, args.format, args.config)
+    except (FileNotFoundError, UnsafeCheckpointError, ValueError) as err:
+        raise SystemExit(f'error: {err}')
     for module, count in counts.items():
         action = 'kept' if module + '.' == PREFIX else 'dropped'
         print(f'{action:>7} {count:5d} tensors of {module}')

@@ -23,6 +23,8 @@ from projects.fame.utils import check_data_paths  # noqa: E402
 from projects.fame.utils import check_optional_dependencies  # noqa: E402
 from projects.fame.utils import find_config  # noqa: E402
 from projects.fame.utils import name_unexpected_argument  # noqa: E402
+from projects.fame.utils import (  # noqa: E402
+    UnreadableCheckpointError, UnsafeCheckpointError)
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -176,6 +178,8 @@ def main() -> None:
         if message is None:
             raise
         raise SystemExit(f'error: {message}')
+    except (UnreadableCheckpointError, UnsafeCheckpointError) as err:
+        raise SystemExit(f'error: {err}')
 
 
 if __name__ == '__main__':

@@ -24,6 +24,8 @@ from projects.fame.utils import check_data_paths  # noqa: E402
 from projects.fame.utils import check_optional_dependencies  # noqa: E402
 from projects.fame.utils import find_config  # noqa: E402
 from projects.fame.utils import name_unexpected_argument  # noqa: E402
+from projects.fame.utils import (  # noqa: E402
+    UnreadableCheckpointError, UnsafeCheckpointError)
 
 # ``--amp`` swaps each optimizer wrapper for its mixed-precision twin.
 AMP_OPTIM_WRAPPERS = {
@@ -235,6 +237,8 @@ def main() -> None:
         if message is None:
             raise
         raise SystemExit(f'error: {message}')
+    except (UnreadableCheckpointError, UnsafeCheckpointError) as err:
+        raise SystemExit(f'error: {err}')
 
 
 if __name__ == '__main__':

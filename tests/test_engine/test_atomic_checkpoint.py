@@ -1,4 +1,5 @@
 # Copyright (c) OpenMMLab. All rights reserved.
+import errno
 import os
 import subprocess
 import sys
@@ -52,6 +53,14 @@ def test_write_atomic_is_all_or_nothing(tmp_path):
     assert target.read_bytes() == b'old'
     assert os.listdir(target.parent) == ['file.bin']  # no temporary left
     fileio.write_atomic(b'new', target)
+    assert target.read_bytes() == b'new'
+    # A full disk: the error names the file.
+    full = OSError(errno.ENOSPC, 'No space left on device')
+    with mock.patch.object(fileio.os, 'fsync', side_effect=full):
+        with pytest.raises(
+                OSError,
+                match=f"No space left on device: '{target}'"):
+            fileio.write_atomic(b'newer', target)
     assert target.read_bytes() == b'new'
 
 

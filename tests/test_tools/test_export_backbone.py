@@ -90,7 +90,7 @@ def test_backbone_format_loads_strictly(tool, checkpoint, tmp_path):
 def test_mismatched_config_is_refused(tool, checkpoint, tmp_path):
     path, _ = checkpoint
     out = tmp_path / 'never.pth'
-    with pytest.raises(ValueError, match='different shapes'):
+    with pytest.raises(SystemExit, match='different shapes'):
         tool.main([
             str(path),
             str(out), '--config',
@@ -102,7 +102,7 @@ def test_mismatched_config_is_refused(tool, checkpoint, tmp_path):
 def test_checkpoint_without_backbone_is_refused(tool, tmp_path):
     path = tmp_path / 'empty.pth'
     torch.save(dict(state_dict=dict(w=torch.zeros(1))), path)
-    with pytest.raises(ValueError, match='backbone'):
+    with pytest.raises(SystemExit, match='error: .* holds no "backbone'):
         tool.main([str(path), str(tmp_path / 'out.pth')])
 
 
@@ -118,7 +118,7 @@ def test_output_that_is_the_input_is_refused(tool, checkpoint, tmp_path,
     else:
         os.link(path, out)
     before = path.read_bytes()
-    with pytest.raises(ValueError, match='is the input checkpoint'):
+    with pytest.raises(SystemExit, match='is the input checkpoint'):
         tool.main([str(path), str(out)])
     assert path.read_bytes() == before
 
@@ -132,3 +132,22 @@ def test_a_failed_write_keeps_the_old_output(tool, checkpoint, tmp_path):
             tool.main([str(path), str(out)])
     assert out.read_bytes() == b'old export'
     assert not list(tmp_path.glob('.*.partial'))
+
+
+def test_unreadable_inputs_are_named(tool, checkpoint, tmp_path):
+    path, _ = checkpoint
+    out = tmp_path / 'out.pth'
+    with pytest.raises(
+            SystemExit, match=f'error: --config: no such file: {tmp_path}/no'):
+        tool.main([str(path), str(out), '--config', str(tmp_path / 'no.py')])
+    truncated = tmp_path / 'truncated.pth'
+    truncated.write_bytes(path.read_bytes()[:1000])
+    empty = tmp_path / 'empty.pth'
+    empty.write_bytes(b'')
+    for bad in (truncated, empty):
+        with pytest.raises(
+                SystemExit,
+                match=f"error: Cannot read checkpoint '{bad}': it is empty, "
+                'truncated'):
+            tool.main([str(bad), str(out)])
+    assert not out.exists()

@@ -306,3 +306,15 @@ def test_a_misspelt_argument_is_named_by_its_config_key(data, monkeypatch):
     monkeypatch.setattr(sys, 'argv', ['train.py', str(config)])
     with pytest.raises(TypeError, match='unsupported operand'):
         load_tool('train').main()
+
+
+@pytest.mark.parametrize('content', [b'', b'PK\x03\x04 cut'])
+def test_test_tool_names_an_unreadable_checkpoint(data, monkeypatch, content):
+    monkeypatch.setattr('mmengine.runner.Runner.from_cfg',
+                        lambda cfg: SimpleNamespace(model=nn.Module()))
+    (data / 'epoch_1.pth').write_bytes(content)
+    message = run_tool(monkeypatch, 'test', str(write_config(data)),
+                       str(data / 'epoch_1.pth'))
+    assert message.startswith(
+        f"error: Cannot read checkpoint '{data}/epoch_1.pth': it is empty, "
+        'truncated')

@@ -14,7 +14,8 @@ from mmengine.logging import HistoryBuffer
 from mmengine.runner import Runner
 from mmengine.utils import digit_version
 
-from projects.fame.utils import (UnsafeCheckpointError, load_checkpoint_safely,
+from projects.fame.utils import (UnreadableCheckpointError,
+                                 UnsafeCheckpointError, load_checkpoint_safely,
                                  register_checkpoint_safe_globals)
 from tests.toy_models import ToyDataset, ToyModel
 
@@ -189,3 +190,18 @@ def test_blocked_module_is_named(tmp_path):
         'posix is blocked).' in str(info.value)
     assert 'weights_only' not in str(info.value)
     assert not (tmp_path / 'marker').exists()
+
+
+@pytest.mark.parametrize('content', ['empty', 'truncated', 'text'])
+def test_unreadable_checkpoint_is_named(runner_checkpoint, tmp_path, content):
+    path = tmp_path / f'{content}.pth'
+    path.write_bytes(
+        dict(
+            empty=b'',
+            truncated=runner_checkpoint.read_bytes()[:5000],
+            text=b'hello\n')[content])
+    with pytest.raises(
+            UnreadableCheckpointError,
+            match=f"Cannot read checkpoint '{path}': it is empty, truncated "
+            r'\(a copy or a save that did not finish\?\) or not a checkpoint'):
+        load_checkpoint_safely(path)

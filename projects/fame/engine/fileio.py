@@ -50,9 +50,13 @@ def write_atomic(data: bytes, filepath: Union[str, Path]) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(temp, filepath)
-    except BaseException:
+    except BaseException as err:
         if osp.exists(temp):
             os.remove(temp)
+        if isinstance(err, OSError) and err.errno and err.filename is None:
+            # A full disk (ENOSPC) names no file by itself.
+            raise OSError(err.errno, err.strerror,
+                          os.fspath(filepath)) from None
         raise
     # Persist the rename itself (the folder entry); not possible on Windows.
     if hasattr(os, 'O_DIRECTORY'):

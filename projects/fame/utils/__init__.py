@@ -1,12 +1,14 @@
 # Copyright (c) OpenMMLab. All rights reserved.
-from .checkpoint import (UnsafeCheckpointError, load_checkpoint_safely,
+from .checkpoint import (UnreadableCheckpointError, UnsafeCheckpointError,
+                         load_checkpoint_safely,
                          register_checkpoint_safe_globals)
 from .config import (check_data_paths, check_optional_dependencies,
                      find_config, name_unexpected_argument)
 from .config_error import ConfigError, config_scope
 
 __all__ = [
-    'ConfigError', 'UnsafeCheckpointError', 'check_data_paths',
+    'ConfigError', 'UnreadableCheckpointError', 'UnsafeCheckpointError',
+    'check_data_paths',
     'check_optional_dependencies', 'config_scope', 'find_config',
     'load_checkpoint_safely', 'name_unexpected_argument',
     'register_checkpoint_safe_globals'

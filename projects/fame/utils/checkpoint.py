@@ -45,6 +45,10 @@ class UnsafeCheckpointError(pickle.UnpicklingError):
     """A checkpoint was refused because it holds non-allow-listed types."""
 
 
+class UnreadableCheckpointError(ValueError):
+    """A checkpoint file is empty, truncated or no checkpoint at all."""
+
+
 def _history_buffer_getattr(obj: Any, name: str) -> Any:
     """Stand-in for ``builtins.getattr`` while unpickling a checkpoint.
 
@@ -145,10 +149,25 @@ def load_checkpoint_safely(path: Union[str, os.PathLike],
 
     Raises:
         UnsafeCheckpointError: If the file holds types outside the allow-list.
+        UnreadableCheckpointError: If it is empty, truncated or not a
+            checkpoint.
     """
     register_checkpoint_safe_globals()
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
+    except (EOFError, KeyError, OSError, RuntimeError) as err:
+        # torch's errors for an empty file, a text file, a cut zip archive;
+        # not those of opening the file (which name it) or of the device.
+        if (isinstance(err, OSError) and err.filename is not None) or (
+                isinstance(err, RuntimeError)
+                and 'zip archive' not in str(err)):
+            raise
+        reason = str(err).split('. ')[0]
+        raise UnreadableCheckpointError(
+            f'Cannot read checkpoint {os.fspath(path)!r}: it is empty, '
+            'truncated (a copy or a save that did not finish?) or not a '
+            f'checkpoint ({type(err).__name__}{": " if reason else ""}'
+            f'{reason}).') from err
     except pickle.UnpicklingError as err:
         reason = _refusal_reason(str(err))
         raise UnsafeCheckpointError(
