@@ -159,7 +159,7 @@ def main() -> None:
                 f'Checkpoint file not found: {args.checkpoint}')
         check_optional_dependencies(cfg)
         check_data_paths(cfg, ['test_dataloader'])
-    except (FileNotFoundError, ModuleNotFoundError) as err:
+    except (FileNotFoundError, ModuleNotFoundError, ValueError) as err:
         raise SystemExit(f'error: {err}')
 
     # Every checkpoint the Runner reads (resume, load_from, a backbone's

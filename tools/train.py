@@ -217,7 +217,8 @@ def main() -> None:
         # AtomicCheckpointHook.
         if cfg.launcher == 'none':
             lock_work_dir(cfg.work_dir)
-    except (FileNotFoundError, ModuleNotFoundError, RuntimeError) as err:
+    except (FileNotFoundError, ModuleNotFoundError, RuntimeError,
+            ValueError) as err:
         raise SystemExit(f'error: {err}')
 
     if args.amp and get_device() == 'cpu':

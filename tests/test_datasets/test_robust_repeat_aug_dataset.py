@@ -152,6 +152,16 @@ def test_all_bad_stops_with_a_clear_error(tmp_path, videos):
         build_dataset(tmp_path, videos, BAD, max_bad_fraction=1.5)
 
 
+def test_labels_are_not_parsed(tmp_path, videos):
+    # Pretraining ignores labels: one that is no integer must not stop it.
+    dataset = build_dataset(tmp_path, videos, ['good0', 'good1'])
+    (tmp_path / 'list.txt').write_text(f'{videos["good0"]} walking\n'
+                                       f'{videos["good1"]}\n'
+                                       f'{videos["good2"]} 3\n')
+    assert [item['label'] for item in dataset.load_data_list()] == [-1, -1, 3]
+    assert dataset.load_data_list()[0]['filename'] == str(videos['good0'])
+
+
 @pytest.mark.parametrize('num_repeats', [1, 3, 4])
 def test_num_repeats_other_than_two_is_refused(tmp_path, videos, num_repeats):
     # With 3, the preprocessor's pairs would mix clips of two videos.

@@ -318,3 +318,51 @@ def test_test_tool_names_an_unreadable_checkpoint(data, monkeypatch, content):
     assert message.startswith(
         f"error: Cannot read checkpoint '{data}/epoch_1.pth': it is empty, "
         'truncated')
+
+
+BAD_LISTS = {
+    'non_integer_label': ('a.mp4 0\nb.mp4 one\n',
+                          "train.txt:2: label 'one' is no integer >= 0"),
+    'path_with_a_space': ('my video.mp4 0\n', 'train.txt:1: expected "video '
+                          'label", separated by one space (none in the path), '
+                          'got "my video.mp4 0"'),
+    'empty_list': ('', 'train.txt lists no videos'),
+    'blank_line': ('a.mp4 0\n\nb.mp4 1\n', 'train.txt:2: blank line'),
+    'label_out_of_range':
+    ('a.mp4 0\nb.mp4 5\n', 'train.txt:2: label 5 is out of range for '
+     'model.cls_head.num_classes=5'),
+    'not_utf8': (b'\xff.mp4 0\n', "train.txt is not UTF-8 text: 'utf-8' "
+                 "codec can't decode byte 0xff in position 0: invalid start "
+                 'byte'),
+}
+
+
+@pytest.mark.parametrize('case', sorted(BAD_LISTS))
+def test_bad_video_lists_name_file_and_line(data, monkeypatch, no_runner,
+                                            case):
+    text, problem = BAD_LISTS[case]
+    ann_file = data / 'train.txt'
+    getattr(ann_file, 'write_bytes' if isinstance(text, bytes) else
+            'write_text')(text)
+    config = data / 'config.py'
+    config.write_text(
+        'model = dict(cls_head=dict(num_classes=5))\n'
+        'train_dataloader = dict(dataset=dict(type="VideoDataset", '
+        f'ann_file="{ann_file}", data_prefix=dict(video="{data}")))\n')
+    assert run_tool(monkeypatch, 'train', str(config)) == (
+        'error: Bad video list:\n  train_dataloader.dataset.ann_file: '
+        f'{data}/{problem}')
+
+
+def test_pretraining_lists_need_no_integer_labels(data):
+    (data / 'train.txt').write_text('a.mp4 walking\nb.mp4\n')
+    cfg = dict(
+        train_dataloader=dict(
+            dataset=dict(
+                type='RobustRepeatAugDataset',
+                ann_file=str(data / 'train.txt'),
+                data_prefix=dict(video=str(data)))))
+    check_data_paths(cfg, ['train_dataloader'])
+    (data / 'train.txt').write_text('a video.mp4 0\n')
+    with pytest.raises(ValueError, match='train.txt:1: expected "video'):
+        check_data_paths(cfg, ['train_dataloader'])

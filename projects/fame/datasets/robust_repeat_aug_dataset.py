@@ -1,5 +1,6 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 import logging
+import os.path as osp
 import random
 from contextlib import contextmanager
 from typing import Any, Iterator, List, Optional, Set, Tuple, Union
@@ -8,6 +9,7 @@ import numpy as np
 import torch
 from mmaction.datasets import RepeatAugDataset
 from mmaction.registry import DATASETS
+from mmengine.fileio import list_from_file
 from mmengine.logging import print_log
 
 from ..utils import ConfigError
@@ -138,6 +140,18 @@ class RobustRepeatAugDataset(RepeatAugDataset):
         self.min_frames = min_frames
         transforms[0] = _FrameCountCheck(transforms[0], min_frames)
         self._warned: Set[str] = set()
+
+    def load_data_list(self) -> List[dict]:
+        """The videos of ``ann_file``; pretraining ignores their labels, so
+        a label that is not an integer is kept as -1 instead of stopping."""
+        data_list = []
+        for line in list_from_file(self.ann_file):
+            filename, *label = line.strip().split(self.delimiter)
+            if self.data_prefix['video'] is not None:
+                filename = osp.join(self.data_prefix['video'], filename)
+            label = int(label[0]) if label and label[0].isdigit() else -1
+            data_list.append(dict(filename=filename, label=label))
+        return data_list
 
     def __getitem__(self, key: SampleKey) -> List[dict]:
         """The clips of the video at ``key``, or of a replacement.

@@ -136,8 +136,10 @@ def name_unexpected_argument(cfg: dict, err: TypeError) -> Optional[str]:
             f'takes no argument {arg!r}; is it misspelt?')
 
 
-def _dataset_paths(dataset: Any, key: str) -> Iterator[Tuple[str, str]]:
-    """Yield (config key, path) of the files and folders a dataset reads.
+def _dataset_paths(dataset: Any,
+                   key: str) -> Iterator[Tuple[str, str, dict]]:
+    """Yield (config key, path, dataset config) of the files and folders a
+    dataset reads.
 
     Relative paths are joined with ``data_root`` as MMEngine's
     ``BaseDataset`` does. Wrapped datasets are followed: any dict-valued
@@ -149,12 +151,13 @@ def _dataset_paths(dataset: Any, key: str) -> Iterator[Tuple[str, str]]:
     data_root = dataset.get('data_root') or ''
     ann_file = dataset.get('ann_file')
     if isinstance(ann_file, str) and ann_file:
-        yield f'{key}.ann_file', osp.join(data_root, ann_file)
+        yield f'{key}.ann_file', osp.join(data_root, ann_file), dataset
     data_prefix = dataset.get('data_prefix')
     if isinstance(data_prefix, dict):
         for name, prefix in data_prefix.items():
             if isinstance(prefix, str) and prefix:
-                yield f'{key}.data_prefix.{name}', osp.join(data_root, prefix)
+                yield (f'{key}.data_prefix.{name}',
+                       osp.join(data_root, prefix), dataset)
     for name, child in dataset.items():
         if name == 'datasets' and isinstance(child, (list, tuple)):
             for index, item in enumerate(child):
@@ -163,8 +166,42 @@ def _dataset_paths(dataset: Any, key: str) -> Iterator[Tuple[str, str]]:
             yield from _dataset_paths(child, f'{key}.{name}')
 
 
+# Datasets that read ``path label`` lines as MMAction2's VideoDataset does;
+# pretraining (RobustRepeatAugDataset) ignores the labels.
+VIDEO_LIST_DATASETS = ('VideoDataset', 'RepeatAugDataset',
+                       'RobustRepeatAugDataset')
+
+
+def _video_list_problem(path: str, labelled: bool,
+                        num_classes: Optional[int]) -> Optional[str]:
+    """What is wrong with a ``path label`` video list, naming the line."""
+    try:
+        with open(path, encoding='utf-8') as f:
+            lines = f.read().splitlines()
+    except UnicodeDecodeError as err:
+        return f'{path} is not UTF-8 text: {err}'
+    if not lines:
+        return f'{path} lists no videos'
+    for line_no, line in enumerate(lines, 1):
+        fields = line.strip().split(' ')
+        if not line.strip():
+            return f'{path}:{line_no}: blank line'
+        if len(fields) > 2 or (labelled and len(fields) != 2):
+            return (f'{path}:{line_no}: expected "video label", separated by '
+                    f'one space (none in the path), got "{line}"')
+        if not labelled:
+            continue
+        if not fields[1].isdigit():
+            return f'{path}:{line_no}: label {fields[1]!r} is no integer >= 0'
+        if num_classes is not None and int(fields[1]) >= num_classes:
+            return (f'{path}:{line_no}: label {fields[1]} is out of range '
+                    f'for model.cls_head.num_classes={num_classes}')
+    return None
+
+
 def check_data_paths(cfg: dict, dataloaders: Sequence[str]) -> None:
-    """Check that the annotation files and video folders of datasets exist.
+    """Check that the annotation files and video folders of datasets exist,
+    and that video lists are well-formed.
 
     Args:
         cfg (dict): The config (an MMEngine ``Config`` or a dict).
@@ -177,8 +214,14 @@ def check_data_paths(cfg: dict, dataloaders: Sequence[str]) -> None:
         FileNotFoundError: Naming each missing path and the config key that
             points to it (``ann_file`` must be a file, ``data_prefix``
             entries folders). Remote paths (``s3://`` ...) are not checked.
+        ValueError: Naming the file and line of a bad video list: empty, a
+            blank line, a path with a space, a label that is no integer or
+            is out of ``model.cls_head.num_classes``.
     """
     problems: List[str] = []
+    bad_lists: List[str] = []
+    num_classes = (cfg.get('model') or {}).get('cls_head', {}).get(
+        'num_classes')
     for loader in dataloaders:
         first, *rest = loader.split('.')
         loader_cfg = cfg.get(first)
@@ -187,7 +230,7 @@ def check_data_paths(cfg: dict, dataloaders: Sequence[str]) -> None:
                 if isinstance(loader_cfg, dict) else None
         if not isinstance(loader_cfg, dict):
             continue
-        for key, path in _dataset_paths(
+        for key, path, dataset in _dataset_paths(
                 loader_cfg.get('dataset'), f'{loader}.dataset'):
             if '://' in path:
                 continue
@@ -195,9 +238,22 @@ def check_data_paths(cfg: dict, dataloaders: Sequence[str]) -> None:
             if not (osp.isfile(path) if is_file else osp.isdir(path)):
                 what = 'file' if is_file else 'folder'
                 problems.append(f'{key}: no such {what}: {path}')
+                continue
+            data_type = str(dataset.get('type', '')).rsplit('.', 1)[-1]
+            if (is_file and data_type in VIDEO_LIST_DATASETS
+                    and not dataset.get('multi_class')
+                    and dataset.get('delimiter', ' ') == ' '):
+                # The kNN bank's labels need not be classifier classes.
+                problem = _video_list_problem(
+                    path, data_type != 'RobustRepeatAugDataset',
+                    None if '.' in loader else num_classes)
+                if problem:
+                    bad_lists.append(f'{key}: {problem}')
     if problems:
         raise FileNotFoundError(
             'Missing data:\n  ' + '\n  '.join(problems) +
             f'\nRelative paths start at {os.getcwd()}. Prepare the data '
             '(README.md, docs/transfer.md) or point the key elsewhere with '
             '--cfg-options KEY=PATH.')
+    if bad_lists:
+        raise ValueError('Bad video list:\n  ' + '\n  '.join(bad_lists))
