@@ -54,7 +54,8 @@ import matplotlib  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
-from make_motion_dataset import LISTS, cfg_options, generate  # noqa: E402
+from make_motion_dataset import (  # noqa: E402
+    LISTS, cfg_options, check_dataset, generate)
 from mmaction.registry import MODELS  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.runner import Runner, set_random_seed  # noqa: E402
@@ -147,14 +148,9 @@ def prepare_dataset(root: Path, size: str) -> Dict[str, Path]:
     if not root.exists() or not any(root.iterdir()):
         print(f'Generating the {size} motion dataset in {root}')
         generate(str(root), size=size, seed=0)
-    lists = {name: root / f'{name}.txt' for name in LISTS}
-    missing = [str(path) for path in lists.values() if not path.is_file()]
-    if missing or not (root / 'videos').is_dir():
-        raise FileNotFoundError(
-            f'{root} is not a motion dataset: missing '
-            f'{", ".join(missing) or root / "videos"}. Use an empty or new '
-            'folder to generate one (tools/data/make_motion_dataset.py).')
-    return lists
+    # Every listed video, before a pretraining that would fail at the end.
+    check_dataset(root)
+    return {name: root / f'{name}.txt' for name in LISTS}
 
 
 def load_config(method: str, root: Path, work_dir: Path, seed: int,
@@ -616,7 +612,10 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     args = parse_args(argv)
     root = Path(args.root).resolve()
     work_dir = Path(args.work_dir).resolve()
-    lists = prepare_dataset(root, args.size)
+    try:
+        lists = prepare_dataset(root, args.size)
+    except (FileExistsError, FileNotFoundError) as err:
+        raise SystemExit(f'error: {err}')
     classes = (root / 'classes.txt').read_text().split()
     work_dir.mkdir(parents=True, exist_ok=True)
 

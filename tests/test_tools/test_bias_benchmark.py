@@ -177,5 +177,15 @@ def test_cross_validated_probe_table(tool, run, tmp_path):
 
 def test_incomplete_dataset_is_named(tool, tmp_path):
     (tmp_path / 'pretrain.txt').write_text('')
-    with pytest.raises(FileNotFoundError, match='probe_train.txt'):
+    with pytest.raises(SystemExit, match='probe_train.txt'):
         tool.main([str(tmp_path), '--work-dir', str(tmp_path / 'w')])
+
+
+def test_missing_test_video_is_named_before_pretraining(tool, tmp_path):
+    root = tmp_path / 'data'
+    generate(str(root), size='tiny', seed=0, progress=False)
+    missing = root / 'videos/test_unseen_bg/00003.mp4'
+    missing.unlink()
+    with pytest.raises(SystemExit, match=f'1 lists or videos .*{missing}'):
+        tool.main([str(root), '--work-dir', str(tmp_path / 'w')])
+    assert not (tmp_path / 'w').exists()

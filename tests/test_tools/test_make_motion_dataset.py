@@ -1,4 +1,5 @@
 # Copyright (c) OpenMMLab. All rights reserved.
+import shutil
 import sys
 from pathlib import Path
 
@@ -200,3 +201,16 @@ def test_scene_bias(dataset):
     assert 0.25 < in_scene / 24 < 0.75
     for rel, _ in read_list(dataset['lists']['test_unseen_bg']):
         assert closest_background(rel)[1] > 2
+
+
+def test_incomplete_dataset_is_named(dataset, tmp_path):
+    root = tmp_path / 'copy'
+    shutil.copytree(dataset['root'], root)
+    (root / 'test_iid.txt').unlink()
+    (root / 'videos/pretrain/00001.mp4').unlink()
+    with pytest.raises(FileNotFoundError, match='2 lists or videos') as err:
+        make_motion_dataset.generate(str(root), size='tiny', progress=False)
+    assert str(root / 'test_iid.txt') in str(err.value)
+    summary = make_motion_dataset.generate(
+        str(root), size='tiny', progress=False, overwrite=True)
+    assert summary['counts'] == dataset['counts']

@@ -631,6 +631,35 @@ def _make_sample(seed: int, list_name: str, index: int, num_frames: int,
     return (label, ) + _render_video(rng, look, label, background, num_frames)
 
 
+def check_dataset(root: Path) -> None:
+    """Check that ``root`` holds every list and every listed video.
+
+    Args:
+        root (Path): Dataset folder.
+
+    Raises:
+        FileNotFoundError: Naming the first missing list or video and how
+            many are missing, when the dataset is incomplete (a folder
+            that was partly deleted or copied).
+    """
+    lists = [root / f'{name}.txt' for name in LISTS]
+    missing = [str(path) for path in lists if not path.is_file()]
+    for path in lists:
+        if path.is_file():
+            missing += [
+                str(root / 'videos' / line.split()[0])
+                for line in path.read_text().splitlines()
+                if line.strip()
+                and not (root / 'videos' / line.split()[0]).is_file()
+            ]
+    if missing:
+        raise FileNotFoundError(
+            f'{root} holds an incomplete motion dataset: {len(missing)} '
+            f'lists or videos are missing, the first {missing[0]}. Run '
+            'tools/data/make_motion_dataset.py with --overwrite to generate '
+            'it again.')
+
+
 def _prepare_root(root: Path, overwrite: bool) -> bool:
     """Check the output folder and clear an old dataset if asked to.
 
@@ -643,6 +672,7 @@ def _prepare_root(root: Path, overwrite: bool) -> bool:
     """
     if (root / 'pretrain.txt').exists():
         if not overwrite:
+            check_dataset(root)
             print(f'{root} already holds a dataset (pretrain.txt exists); '
                   'pass --overwrite to generate it again.')
             return False
@@ -805,8 +835,14 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     """Generate the dataset and print a summary."""
     args = parse_args()
-    summary = generate(
-        args.root, size=args.size, seed=args.seed, overwrite=args.overwrite)
+    try:
+        summary = generate(
+            args.root,
+            size=args.size,
+            seed=args.seed,
+            overwrite=args.overwrite)
+    except (FileExistsError, FileNotFoundError) as err:
+        raise SystemExit(f'error: {err}')
     print(f'Dataset in {summary["root"]}: {len(summary["classes"])} classes, '
           f'videos under {summary["video_dir"]}')
     for name, path in summary['lists'].items():
