@@ -21,10 +21,8 @@ from projects.fame.engine import (  # noqa: E402
     register_safe_checkpoint_loaders)
 from projects.fame.utils import check_data_paths  # noqa: E402
 from projects.fame.utils import check_optional_dependencies  # noqa: E402
+from projects.fame.utils import exit_on_user_errors  # noqa: E402
 from projects.fame.utils import find_config  # noqa: E402
-from projects.fame.utils import name_unexpected_argument  # noqa: E402
-from projects.fame.utils import (  # noqa: E402
-    UnreadableCheckpointError, UnsafeCheckpointError)
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -166,20 +164,13 @@ def main() -> None:
     # pretrained=, URLs too) is loaded weights-only, with the allow-list of
     # the types MMEngine checkpoints hold.
     register_safe_checkpoint_loaders()
-    try:
+    with exit_on_user_errors(cfg):
         runner = Runner.from_cfg(cfg)
         try:
             check_backbone_loaded(runner.model, args.checkpoint)
         except ValueError as err:
             raise SystemExit(f'error: {err}')
         runner.test()
-    except TypeError as err:  # a misspelt argument: name its config key
-        message = name_unexpected_argument(cfg, err)
-        if message is None:
-            raise
-        raise SystemExit(f'error: {message}')
-    except (UnreadableCheckpointError, UnsafeCheckpointError) as err:
-        raise SystemExit(f'error: {err}')
 
 
 if __name__ == '__main__':

@@ -253,8 +253,9 @@ UCF101_BAD = {
     'three_column_class_index':
     ('classInd.txt', '2 HandstandPushups\n', '2 HandstandPushups x\n',
      'classInd.txt:2: expected "2 ClassName", got "2 HandstandPushups x"'),
-    'non_integer_label': ('trainlist01.txt', 'g08_c01.avi 1', 'g08_c01.avi one',
-                          'trainlist01.txt:1: label one disagrees'),
+    'non_integer_label':
+    ('trainlist01.txt', 'g08_c01.avi 1', 'g08_c01.avi one',
+     'trainlist01.txt:1: label one disagrees'),
     'path_with_a_space':
     ('trainlist01.txt', 'v_ApplyEyeMakeup_g08', 'v_Apply EyeMakeup_g08',
      'trainlist01.txt:1: expected "Class/video.avi" and at most a label'),

@@ -5,7 +5,10 @@ import importlib.util
 import os
 import os.path as osp
 import re
+from contextlib import contextmanager
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+
+from .checkpoint import UnreadableCheckpointError, UnsafeCheckpointError
 
 CONFIG_ROOT = osp.join(
     osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))),
@@ -103,6 +106,29 @@ def check_optional_dependencies(cfg: dict) -> None:
         raise ModuleNotFoundError('Missing package(s):\n' + '\n'.join(
             f'  {package}, for {", ".join(keys)}: pip install {package}'
             for package, keys in users.items()))
+
+
+@contextmanager
+def exit_on_user_errors(cfg: dict) -> Iterator[None]:
+    """Turn the errors of a bad config or checkpoint into one message.
+
+    For the tools' ``Runner`` calls: a misspelt argument (named by its
+    config key, :func:`name_unexpected_argument`) and an unreadable or
+    unsafe checkpoint end the program with ``error: ...`` instead of a
+    traceback. Any other error is raised as it is.
+
+    Args:
+        cfg (dict): The config the Runner is built from.
+    """
+    try:
+        yield
+    except TypeError as err:
+        message = name_unexpected_argument(cfg, err)
+        if message is None:
+            raise
+        raise SystemExit(f'error: {message}')
+    except (UnreadableCheckpointError, UnsafeCheckpointError) as err:
+        raise SystemExit(f'error: {err}')
 
 
 def name_unexpected_argument(cfg: dict, err: TypeError) -> Optional[str]:
