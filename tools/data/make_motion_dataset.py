@@ -96,10 +96,10 @@ SIZES = dict(
     default=dict(
         num_frames=32,
         scenes=4,
-        pretrain=400,
-        probe_train=160,
-        probe_val=80,
-        test=80))
+        pretrain=1000,
+        probe_train=480,
+        probe_val=240,
+        test=240))
 # Lists in the order they are generated; ``pretrain`` is written last.
 LISTS = ('probe_train', 'probe_val', 'test_iid', 'test_static',
          'test_unseen_bg', 'test_bg_only', 'pretrain')
@@ -107,7 +107,7 @@ LISTS = ('probe_train', 'probe_val', 'test_iid', 'test_static',
 # the data of older streams unchanged.
 STREAMS = ('sources', 'seen_bg', 'unseen_bg') + LISTS + ('appearance', )
 
-SPRITE_SIZE = (0.2, 0.35)  # diameter around the sprite, fraction of frame
+SPRITE_SIZE = (0.4, 0.7)  # diameter around the sprite, fraction of frame
 SPEED = (1.5, 3.0)  # translation, pixels per frame
 ROTATION_SPEED = (4.0, 8.0)  # degrees per frame
 PERIOD = (10.0, 20.0)  # oscillation and pulsation, frames
