@@ -56,10 +56,10 @@ def test_baseline_differs_only_by_fame_switch(path):
 
 def test_bias_benchmark_supervised_reference():
     """Same backbone, clips and budget as the tiny pretraining."""
-    tiny = Config.fromfile(str(CONFIG_DIR / 'fame_r2plus1d_tiny_motion.py'))
+    tiny = Config.fromfile(str(CONFIG_DIR / 'fame_r3d_tiny_motion.py'))
     cfg = Config.fromfile(
         str(CONFIG_DIR / 'bias_benchmark' /
-            'r2plus1d_tiny_motion_supervised.py'))
+            'r3d_tiny_motion_supervised.py'))
     init_default_scope(cfg.default_scope)
     model = MODELS.build(cfg.model)
     assert type(model).__name__ == 'Recognizer3D'

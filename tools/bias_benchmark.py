@@ -2,8 +2,8 @@
 """Bias benchmark: does a representation follow motion or background?
 
 Pretrains plain MoCo and MoCo + FAME with identical settings and seeds
-(``configs/fame_r2plus1d_tiny_motion_moco.py`` and
-``configs/fame_r2plus1d_tiny_motion.py``) on the synthetic motion dataset of
+(``configs/fame_r3d_tiny_motion_moco.py`` and
+``configs/fame_r3d_tiny_motion.py``) on the synthetic motion dataset of
 ``tools/data/make_motion_dataset.py``, where the class is the motion of a
 sprite and the labelled lists carry a scene bias. The frozen backbones are
 then read out with a linear probe and a kNN vote on every test list:
@@ -16,7 +16,7 @@ then read out with a linear probe and a kNN vote on every test list:
 
 Two references are read out the same way: a randomly initialised backbone
 (floor), and the backbone trained with the motion labels of the pretraining
-videos (``configs/bias_benchmark/r2plus1d_tiny_motion_supervised.py``: same
+videos (``configs/bias_benchmark/r3d_tiny_motion_supervised.py``: same
 clips, optimizer and schedule), the ceiling of what this backbone learns
 about motion in this budget. The tool also scores FAME's masks against the
 true sprite masks of the pretraining videos, in both hue modes.
@@ -69,12 +69,12 @@ matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
 
 CONFIGS = dict(
-    moco=ROOT / 'configs' / 'fame_r2plus1d_tiny_motion_moco.py',
-    fame=ROOT / 'configs' / 'fame_r2plus1d_tiny_motion.py',
+    moco=ROOT / 'configs' / 'fame_r3d_tiny_motion_moco.py',
+    fame=ROOT / 'configs' / 'fame_r3d_tiny_motion.py',
     # FAME merging with the generator's sprite masks (--true-masks).
-    fame_true_masks=ROOT / 'configs' / 'fame_r2plus1d_tiny_motion.py',
+    fame_true_masks=ROOT / 'configs' / 'fame_r3d_tiny_motion.py',
     supervised=ROOT / 'configs' / 'bias_benchmark' /
-    'r2plus1d_tiny_motion_supervised.py')
+    'r3d_tiny_motion_supervised.py')
 # Pretrained and compared; then the references: an untrained backbone and
 # one trained with the labels, read out the same way.
 METHODS = ('moco', 'fame', 'random_init', 'supervised')

@@ -1,7 +1,7 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 """FAME on any machine: generate a small video dataset, pretrain on it.
 
-Runs the embedded default, ``configs/fame_r2plus1d_tiny_motion.py``: if
+Runs the embedded default, ``configs/fame_r3d_tiny_motion.py``: if
 ``--data-root`` holds no dataset yet, it writes the synthetic motion dataset
 of ``tools/data/make_motion_dataset.py`` there (real mp4 files), then
 pretrains MoCo + FAME on it through MMEngine's ``Runner`` (CPU: minutes),
@@ -20,7 +20,7 @@ from make_motion_dataset import cfg_options, generate  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-CONFIG = ROOT / 'configs' / 'fame_r2plus1d_tiny_motion.py'
+CONFIG = ROOT / 'configs' / 'fame_r3d_tiny_motion.py'
 
 
 def parse_args() -> argparse.Namespace:

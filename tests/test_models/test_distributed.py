@@ -212,7 +212,7 @@ def test_dist_train_on_cpu_then_resume_in_one_process(tmp_path, monkeypatch):
     config = tmp_path / 'fame_tiny_dist.py'
     config.write_text(
         CONFIG.format(
-            base=str(ROOT / 'configs' / 'fame_r2plus1d_tiny_motion.py'),
+            base=str(ROOT / 'configs' / 'fame_r3d_tiny_motion.py'),
             dumps=str(dumps),
             queue_len=QUEUE_LEN,
             batch=VIDEOS_PER_RANK,

@@ -83,7 +83,7 @@ def _tiny_recognizer(norm_type: str):
     from mmengine.config import Config
 
     from tests.toy_models import narrow_backbone
-    cfg = Config.fromfile('configs/fame_r2plus1d_tiny_motion.py').model
+    cfg = Config.fromfile('configs/fame_r3d_tiny_motion.py').model
     cfg.backbone.norm_cfg = dict(type=norm_type, requires_grad=True)
     if norm_type == 'SplitBN3d':
         cfg.backbone.norm_cfg['num_splits'] = 2

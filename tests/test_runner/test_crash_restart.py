@@ -53,7 +53,7 @@ def config(tmp_path_factory) -> Path:
     path = root / 'fame_tiny_crash.py'
     path.write_text(
         CONFIG.format(
-            base=str(ROOT / 'configs' / 'fame_r2plus1d_tiny_motion.py'),
+            base=str(ROOT / 'configs' / 'fame_r3d_tiny_motion.py'),
             queue_len=QUEUE_LEN,
             batch=BATCH,
             ann_file=str(root / 'motion' / 'pretrain.txt'),

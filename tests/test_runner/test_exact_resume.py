@@ -21,7 +21,7 @@ EPOCHS = 3
 
 def make_cfg(data_root: Path, work_dir: Path) -> Config:
     cfg = Config.fromfile(
-        str(ROOT / 'configs' / 'fame_r2plus1d_tiny_motion.py'))
+        str(ROOT / 'configs' / 'fame_r3d_tiny_motion.py'))
     cfg.work_dir = str(work_dir)
     cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
     cfg.merge_from_dict(

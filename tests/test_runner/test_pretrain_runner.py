@@ -19,7 +19,7 @@ QUEUE_LEN = 64
 
 def make_cfg(data_root: Path, work_dir: Path, max_epochs: int) -> Config:
     cfg = Config.fromfile(
-        str(ROOT / 'configs' / 'fame_r2plus1d_tiny_motion.py'))
+        str(ROOT / 'configs' / 'fame_r3d_tiny_motion.py'))
     cfg.work_dir = str(work_dir)
     cfg.merge_from_dict(cfg_options(str(data_root)))
     cfg.merge_from_dict({

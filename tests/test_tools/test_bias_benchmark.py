@@ -76,7 +76,7 @@ def test_results_hold_every_metric(run):
 def test_mask_quality(run):
     quality = run[3]['mask_quality']
     # scored at the FAME config's beta
-    assert quality['videos'] == 16 and quality['beta'] == 0.25
+    assert quality['videos'] == 16 and quality['beta'] == 0.5
     for hue_mode in ('turns', 'radians'):
         q = quality[hue_mode]
         assert q['iou_chance'] < q['iou'] <= q['iou_bound'] + 1e-9

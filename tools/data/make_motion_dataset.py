@@ -789,7 +789,7 @@ def generate(root: str,
 
 
 def cfg_options(root: str) -> Dict[str, str]:
-    """Config keys that point ``configs/fame_r2plus1d_tiny_motion*.py`` at
+    """Config keys that point ``configs/fame_r3d_tiny_motion*.py`` at
     the dataset in ``root``: pretraining list and videos, and the probe
     lists of the kNN monitor.
 

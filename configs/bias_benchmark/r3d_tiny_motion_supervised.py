@@ -1,11 +1,11 @@
 # Supervised reference of the bias benchmark (tools/bias_benchmark.py): the
-# backbone of fame_r2plus1d_tiny_motion.py trained on the motion labels of
+# backbone of fame_r3d_tiny_motion.py trained on the motion labels of
 # the pretraining videos (their own backgrounds, so no scene bias), with the
 # same clips, crops, optimizer and schedule, one view per video. It shows
 # how much of the motion classes this backbone can learn in this budget
 # when it is told them: a ceiling for what pretraining can put in the
 # features.
-_base_ = ['../fame_r2plus1d_tiny_motion.py']
+_base_ = ['../fame_r3d_tiny_motion.py']
 
 model = dict(
     _delete_=True,
