@@ -62,6 +62,7 @@ def narrow_backbone(backbone: dict, base_channels: int) -> int:
         backbone['fast_pathway']['base_channels'] = 2
         return 16 * 32 + 2 * 32
     backbone['base_channels'] = base_channels
-    # R(2+1)D's basic blocks end at 8 times the base width, ResNet-50's
-    # bottlenecks at 32 times.
-    return base_channels * (8 if backbone['type'] == 'ResNet2Plus1d' else 32)
+    # Each stage doubles the width; ResNet-18/34's basic blocks keep it,
+    # ResNet-50's bottlenecks expand it 4 times.
+    expansion = 1 if backbone.get('depth', 50) < 50 else 4
+    return base_channels * expansion * 2**(backbone.get('num_stages', 4) - 1)

@@ -181,7 +181,6 @@ custom_hooks = [
     dict(type='DumpMoCoStateHook', out_dir={dumps!r}),
 ]
 model = dict(
-    backbone=dict(base_channels=8),
     head=dict(in_channels=64, queue_len={queue_len}))
 train_dataloader = dict(
     batch_size={batch},

@@ -27,7 +27,6 @@ KILL_AFTER = 6  # iterations: in the middle of epoch 2
 CONFIG = """
 _base_ = [{base!r}]
 model = dict(
-    backbone=dict(base_channels=8),
     head=dict(in_channels=64, queue_len={queue_len}))
 train_dataloader = dict(
     batch_size={batch},

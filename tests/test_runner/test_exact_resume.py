@@ -27,7 +27,6 @@ def make_cfg(data_root: Path, work_dir: Path) -> Config:
     cfg.merge_from_dict(
         dict(
             model=dict(
-                backbone=dict(base_channels=8),
                 head=dict(in_channels=64, queue_len=64)),
             # Two persistent workers: a sample's randomness must depend
             # neither on the worker that prepares it nor on its past.

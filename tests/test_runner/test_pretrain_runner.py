@@ -23,8 +23,6 @@ def make_cfg(data_root: Path, work_dir: Path, max_epochs: int) -> Config:
     cfg.work_dir = str(work_dir)
     cfg.merge_from_dict(cfg_options(str(data_root)))
     cfg.merge_from_dict({
-        'model.backbone.base_channels': 8,
-        'model.head.in_channels': 64,
         'model.head.queue_len': QUEUE_LEN,
         'train_dataloader.batch_size': BATCH,
         'train_dataloader.num_workers': 0,
