@@ -71,7 +71,9 @@ train_dataloader = dict(
 
 # 40 epochs of 16 steps. AdamW: a linear warm-up to 2e-3 over 4 epochs,
 # then a cosine decay to nearly 0.
-train_cfg = dict(max_epochs=40, val_interval=10)
+max_epochs = 40
+warmup_epochs = 4
+train_cfg = dict(max_epochs=max_epochs, val_interval=10)
 optim_wrapper = dict(
     optimizer=dict(
         _delete_=True, type='AdamW', lr=2e-3, weight_decay=1e-4, fused=True))
@@ -81,15 +83,15 @@ param_scheduler = [
         start_factor=0.04,
         by_epoch=True,
         begin=0,
-        end=4,
+        end=warmup_epochs,
         convert_to_iter_based=True),
     dict(
         type='CosineAnnealingLR',
-        T_max=36,
+        T_max=max_epochs - warmup_epochs,
         eta_min=2e-7,
         by_epoch=True,
-        begin=4,
-        end=40,
+        begin=warmup_epochs,
+        end=max_epochs,
         convert_to_iter_based=True)
 ]
 auto_scale_lr = dict(base_batch_size=64)
