@@ -103,7 +103,13 @@ def test_train_step_runs_the_backbone_in_bfloat16():
     model.backbone.conv1.register_forward_hook(
         lambda module, args, out: dtypes.append(out.dtype))
     before = copy.deepcopy(model.backbone.state_dict())
-    log_vars = model.train_step(train_batch(), wrapper)
+    # oneDNN 3.12 (torch 2.13 CPU) returns garbage weight gradients (NaN,
+    # or finite values near 1e37) for a bfloat16 Conv3d with a temporal
+    # kernel of 3 on a 2-frame input, as layer2 sees here, on CPUs with
+    # avx512_bf16; PyTorch's native kernel is right. The test checks our
+    # autocast and loss-scaler plumbing, so it runs on the native kernel.
+    with torch.backends.mkldnn.flags(enabled=False):
+        log_vars = model.train_step(train_batch(), wrapper)
     assert torch.isfinite(torch.as_tensor(log_vars['loss']))
     assert dtypes and set(dtypes) == {torch.bfloat16}
     assert any(not torch.equal(before[k], v)
