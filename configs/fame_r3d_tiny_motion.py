@@ -53,7 +53,7 @@ train_pipeline = [
         aspect_ratio_range=(3 / 4, 4 / 3)),
     dict(type='Resize', scale=(crop_size, crop_size), keep_ratio=False),
     # No flip, unlike the paper: the motion classes come in mirror pairs
-    # (translate left/right, rotate clockwise/counterclockwise), and a view
+    # (translate left/right, orbit clockwise/counterclockwise), and a view
     # flipped against the other would teach the encoder not to tell them
     # apart.
     dict(type='FormatShape', input_format='NCTHW'),

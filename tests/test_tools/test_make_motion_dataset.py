@@ -116,6 +116,40 @@ def test_sprites_move(dataset):
         assert (change[:, ~masks.any(axis=0)] == 0).mean() > 0.5
 
 
+@pytest.mark.parametrize('name', make_motion_dataset.CLASSES)
+def test_every_motion_moves_the_whole_sprite(name):
+    size, radius = make_motion_dataset.FRAME_SIZE, 30.0
+    steps = np.arange(32, dtype=np.float64)
+    for index in range(20):
+        rng = np.random.default_rng(index)
+        centers = make_motion_dataset.MOTIONS[name](rng, steps, radius,
+                                                    size).centers
+        # the sprite stays in the frame and travels at least 8 pixels
+        assert (centers >= radius - 1e-9).all()
+        assert (centers <= size - radius + 1e-9).all()
+        assert np.ptp(centers, axis=0).max() >= 8
+        step = np.diff(centers, axis=0)
+        if name.startswith('translate'):
+            direction = dict(right=(1, 0), left=(-1, 0), up=(0, -1),
+                             down=(0, 1))[name.split('_')[1]]
+            np.testing.assert_allclose(step / np.linalg.norm(step, axis=1,
+                                                            keepdims=True),
+                                       np.tile(direction, (31, 1)),
+                                       atol=1e-9)
+        elif name.startswith('orbit'):
+            middle = (centers.max(0) + centers.min(0)) / 2
+            distance = np.linalg.norm(centers - middle, axis=1)
+            assert np.ptp(distance) < 0.05 * distance.mean()
+            # image y points down: a positive cross product turns clockwise
+            offset = centers[:-1] - middle
+            turn = np.sign(offset[:, 0] * step[:, 1] - offset[:, 1] * step[:, 0])
+            assert (turn == (1 if name == 'orbit_clockwise' else -1)).all()
+        else:
+            axis = 0 if name == 'oscillate_horizontal' else 1
+            assert np.ptp(centers[:, 1 - axis]) == 0
+            assert (np.diff(np.sign(step[:, axis])) != 0).any()
+
+
 def test_determinism(dataset, tmp_path):
     again = make_motion_dataset.generate(
         str(tmp_path), size='tiny', seed=0, progress=False)
