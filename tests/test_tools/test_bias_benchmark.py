@@ -114,6 +114,17 @@ def test_true_masks_reach_the_training_batches(tool, run):
         tool.load_config('fame', root, work_dir, 0, None).train_pipeline)
 
 
+def test_pretraining_runs_no_knn_monitor(tool, run):
+    root, _, work_dir, _ = run
+    for method in tool.CONFIGS:
+        cfg = tool.load_config(method, root, work_dir, 0,
+                               {'train_cfg.max_epochs': 3})
+        assert cfg.train_cfg.val_begin == 4
+    # the pretrainings of the run logged no validation
+    logs = list(work_dir.glob('moco/seed*/*/*.log'))
+    assert logs and not any('Epoch(val)' in log.read_text() for log in logs)
+
+
 def scores(value, cv, retrieval):
     """Hand-made read-out scores of one run."""
     per_list = {name: value for name in TEST_LISTS}

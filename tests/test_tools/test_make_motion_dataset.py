@@ -130,19 +130,21 @@ def test_every_motion_moves_the_whole_sprite(name):
         assert np.ptp(centers, axis=0).max() >= 8
         step = np.diff(centers, axis=0)
         if name.startswith('translate'):
-            direction = dict(right=(1, 0), left=(-1, 0), up=(0, -1),
-                             down=(0, 1))[name.split('_')[1]]
-            np.testing.assert_allclose(step / np.linalg.norm(step, axis=1,
-                                                            keepdims=True),
-                                       np.tile(direction, (31, 1)),
-                                       atol=1e-9)
+            direction = dict(
+                right=(1, 0), left=(-1, 0), up=(0, -1),
+                down=(0, 1))[name.split('_')[1]]
+            np.testing.assert_allclose(
+                step / np.linalg.norm(step, axis=1, keepdims=True),
+                np.tile(direction, (31, 1)),
+                atol=1e-9)
         elif name.startswith('orbit'):
             middle = (centers.max(0) + centers.min(0)) / 2
             distance = np.linalg.norm(centers - middle, axis=1)
             assert np.ptp(distance) < 0.05 * distance.mean()
             # image y points down: a positive cross product turns clockwise
             offset = centers[:-1] - middle
-            turn = np.sign(offset[:, 0] * step[:, 1] - offset[:, 1] * step[:, 0])
+            turn = np.sign(offset[:, 0] * step[:, 1] -
+                           offset[:, 1] * step[:, 0])
             assert (turn == (1 if name == 'orbit_clockwise' else -1)).all()
         else:
             axis = 0 if name == 'oscillate_horizontal' else 1
