@@ -93,8 +93,16 @@ PROTOCOLS = ('linear', 'knn')
 # (cross-validated) shows how much motion the features hold.
 UNBIASED_LIST = 'test_unseen_bg'
 CV_FOLDS = 4
-# The positive control: a pretraining learned its own task when its
-# instance retrieval beats the untrained backbone's by this many points.
+# Instance retrieval on UNBIASED_LIST, two tasks: the query is a plain clip
+# (MoCo's pretext task) or a clip merged onto another video's background by
+# FAME (FAME's pretext task); the gallery holds plain clips.
+RETRIEVAL_TASKS = ('retrieval', 'retrieval_merged')
+QUERIES = dict(retrieval='plain', retrieval_merged='merged')
+# The positive control: a pretraining learned its own pretext task when its
+# retrieval in that task beats the untrained backbone's by this many points.
+OWN_TASK = dict(
+    moco='retrieval', fame='retrieval_merged',
+    fame_true_masks='retrieval_merged')
 CONTROL_MARGIN = 10.0
 HUE_MODES = ('turns', 'radians')
 
@@ -224,23 +232,31 @@ def extract_features(model: torch.nn.Module, cfg: Config,
 
 
 @torch.no_grad()
-def instance_retrieval(model: torch.nn.Module, cfg: Config, ann_file: Path,
+def instance_retrieval(model: torch.nn.Module,
+                       cfg: Config,
+                       ann_file: Path,
+                       merged: bool = False,
                        seed: int = 0) -> float:
     """Top-1 instance retrieval (%) of two augmented clips per video.
 
     Each video of the list gives two clips through the training pipeline
-    and colour augmentation (FAME off), as in pretraining; the first clip
-    of each video is the query, the second clips of all videos the
-    gallery, compared by cosine similarity of pooled backbone features in
-    eval mode. The pretext task of contrastive pretraining, on videos it
-    never saw: a pretraining that learned anything scores well above an
-    untrained backbone.
+    and colour augmentation, as in pretraining; the first clip of each
+    video is the query, the second clips of all videos the gallery,
+    compared by cosine similarity of pooled backbone features in eval
+    mode. With ``merged``, FAME (the config's, every clip merged) moves
+    each query's foreground onto another video's background, whose own
+    second clip is in the gallery: FAME's pretext task, which the
+    background alone fails. Without it no clip is merged: MoCo's pretext
+    task, which the background alone solves. Either way the pretext task
+    on videos never seen: a pretraining that learned its own scores well
+    above an untrained backbone.
 
     Args:
         model (nn.Module): A ``MoCoRecognizer``.
         cfg (Config): Config of the pretraining, whose training pipeline
             and data preprocessor make the clips.
         ann_file (Path): The list of videos.
+        merged (bool): Merge the queries with FAME. Defaults to False.
         seed (int): Seed of the clips' augmentation. Defaults to 0.
 
     Returns:
@@ -254,7 +270,8 @@ def instance_retrieval(model: torch.nn.Module, cfg: Config, ann_file: Path,
         dataset=dict(loader_cfg.dataset, ann_file=str(ann_file)))
     loader_cfg.pop('prefetch_factor', None)
     preprocessor_cfg = cfg.model.data_preprocessor.copy()
-    preprocessor_cfg.fame = dict(preprocessor_cfg.fame, prob=0.)
+    preprocessor_cfg.fame = dict(
+        preprocessor_cfg.fame, prob=1. if merged else 0.)
     preprocessor = MODELS.build(preprocessor_cfg)
     model.eval()
     set_random_seed(seed)
@@ -301,8 +318,12 @@ def read_out(model: torch.nn.Module, cfg: Config, lists: Dict[str, Path],
             unbiased_feats, unbiased_labels, num_classes, CV_FOLDS)
     else:
         scores['linear_cv'] = None
-    scores['retrieval'] = instance_retrieval(model, cfg,
-                                             lists[UNBIASED_LIST])
+    for task in RETRIEVAL_TASKS:
+        scores[task] = instance_retrieval(
+            model,
+            cfg,
+            lists[UNBIASED_LIST],
+            merged=task == 'retrieval_merged')
     return scores
 
 
@@ -399,10 +420,11 @@ def summarise(per_seed: Dict[str, List[dict]]) -> dict:
                 UNBIASED_LIST: cv
             }
         }
-        retrieval = [run.get('retrieval') for run in runs]
-        results[method]['retrieval'] = dict(
-            mean=None if None in retrieval else float(np.mean(retrieval)),
-            per_seed=retrieval)
+        for task in RETRIEVAL_TASKS:
+            values = [run.get(task) for run in runs]
+            results[method][task] = dict(
+                mean=None if None in values else float(np.mean(values)),
+                per_seed=values)
 
     def margin(protocol: str, name: str) -> dict:
         diff = np.subtract(results['fame'][protocol]['per_seed'][name],
@@ -430,28 +452,32 @@ def summarise(per_seed: Dict[str, List[dict]]) -> dict:
 
 
 def positive_control(results: dict) -> dict:
-    """Whether each pretraining learned its own task, seed by seed.
+    """Whether each pretraining learned its own pretext task, seed by seed.
 
     A pretraining passes in a seed when its instance retrieval top-1 on
-    ``test_unseen_bg`` is at least ``CONTROL_MARGIN`` points above that of
-    the untrained backbone of the same seed. The run is ``informative``
-    only when MoCo and MoCo + FAME pass in every seed: a margin between two
-    pretrainings that did not learn says nothing about FAME.
+    ``test_unseen_bg`` in its own task (``OWN_TASK``: plain clips for MoCo,
+    merged queries for FAME) is at least ``CONTROL_MARGIN`` points above
+    that of the untrained backbone of the same seed in the same task. The
+    run is ``informative`` only when MoCo and MoCo + FAME pass in every
+    seed: a margin between two pretrainings that did not learn says nothing
+    about FAME.
 
     Args:
         results (dict): Per-method results of :func:`summarise`.
 
     Returns:
         dict: ``margin``, ``informative``, and per pretrained method its
-        ``per_seed`` pass flags and whether it ``passed`` in all seeds.
+        ``task``, ``per_seed`` pass flags and whether it ``passed`` in all
+        seeds.
     """
-    floor = results.get('random_init', {}).get('retrieval',
-                                               {}).get('per_seed', [])
     control = dict(margin=CONTROL_MARGIN)
     for method in PRETRAINED:
         if method not in results:
             continue
-        values = results[method]['retrieval']['per_seed']
+        task = OWN_TASK[method]
+        values = results[method][task]['per_seed']
+        floor = results.get('random_init', {}).get(task,
+                                                   {}).get('per_seed', [])
         passed = [
             value is not None and base is not None
             and value >= base + CONTROL_MARGIN
@@ -459,7 +485,7 @@ def positive_control(results: dict) -> dict:
         ]
         if len(passed) != len(values):  # no untrained reference
             passed = [False] * len(values)
-        control[method] = dict(per_seed=passed, passed=all(passed))
+        control[method] = dict(task=task, per_seed=passed, passed=all(passed))
     control['informative'] = all(
         control.get(method, {}).get('passed', False)
         for method in ('moco', 'fame'))
@@ -500,18 +526,24 @@ def _control_lines(results: dict) -> List[str]:
                    'margin is reported.')
     lines = [
         verdict, '',
-        f'Instance retrieval on {UNBIASED_LIST} (top-1, %; passes at '
-        f'{control["margin"]:.0f} points above the untrained backbone):', '',
-        '| method | retrieval | passed |', '|---|---:|---|'
+        f'Instance retrieval on {UNBIASED_LIST} (top-1, %): the query a plain '
+        'clip (MoCo\'s pretext task) or merged onto another video\'s '
+        'background by FAME (FAME\'s). A pretraining passes in its own task '
+        f'at {control["margin"]:.0f} points above the untrained backbone.',
+        '', '| method | plain query | merged query | own task | passed |',
+        '|---|---:|---:|---|---|'
     ]
     for method in _methods(results):
-        values = results[method]['retrieval']['per_seed']
-        if None in values:
+        cells = [results[method][task]['per_seed'] for task in RETRIEVAL_TASKS]
+        if any(None in values for values in cells):
             continue
         passed = control.get(method, {}).get('per_seed')
         flags = '-' if passed is None else ' '.join(
             'yes' if ok else 'no' for ok in passed)
-        lines.append(f'| {NAMES[method]} | {_mean_std(values)} | {flags} |')
+        own = QUERIES[OWN_TASK[method]] if method in OWN_TASK else '-'
+        lines.append(f'| {NAMES[method]} | ' +
+                     ' | '.join(_mean_std(values) for values in cells) +
+                     f' | {own} | {flags} |')
     return lines + ['']
 
 

@@ -52,15 +52,19 @@ def test_results_hold_every_metric(run):
                 assert scores['per_seed'][name] == [scores[name]]
                 # 8 test videos: accuracy is a multiple of 12.5 %
                 assert scores[name] % 12.5 == 0 and 0 <= scores[name] <= 100
-        # instance retrieval among the 8 test_unseen_bg videos
-        retrieval = saved[method]['retrieval']
-        assert retrieval['per_seed'] == [retrieval['mean']]
-        assert retrieval['mean'] % 12.5 == 0
+        # instance retrieval among the 8 test_unseen_bg videos, with plain
+        # and with merged queries
+        for task in ('retrieval', 'retrieval_merged'):
+            retrieval = saved[method][task]
+            assert retrieval['per_seed'] == [retrieval['mean']]
+            assert retrieval['mean'] % 12.5 == 0
     control = saved['control']
     assert control['margin'] == 10 and isinstance(control['informative'],
                                                   bool)
-    for method in ('moco', 'fame', 'fame_true_masks'):
+    for method, task in (('moco', 'retrieval'), ('fame', 'retrieval_merged'),
+                         ('fame_true_masks', 'retrieval_merged')):
         assert len(control[method]['per_seed']) == 1
+        assert control[method]['task'] == task
     margin = saved['fame_minus_moco']['linear']['test_unseen_bg']
     assert margin['mean'] == (
         saved['fame']['linear']['test_unseen_bg'] -
@@ -89,7 +93,8 @@ def test_table_and_chart(run):
     for row in ('| MoCo | linear |', '| MoCo + FAME | knn |',
                 '| supervised (reference) | linear |',
                 '| MoCo + FAME, true masks (reference) | knn |',
-                '| turns |', '| radians |', '| retrieval | passed |'):
+                '| turns |', '| radians |',
+                '| plain query | merged query | own task | passed |'):
         assert row in table
     # the margin is reported only when the positive control passed
     informative = run[3]['control']['informative']
@@ -125,27 +130,38 @@ def test_pretraining_runs_no_knn_monitor(tool, run):
     assert logs and not any('Epoch(val)' in log.read_text() for log in logs)
 
 
-def scores(value, cv, retrieval):
+def scores(value, cv, retrieval, merged=0.):
     """Hand-made read-out scores of one run."""
     per_list = {name: value for name in TEST_LISTS}
     return dict(
-        linear=per_list, knn=per_list, linear_cv=cv, retrieval=retrieval)
+        linear=per_list,
+        knn=per_list,
+        linear_cv=cv,
+        retrieval=retrieval,
+        retrieval_merged=merged)
 
 
 def test_positive_control(tool, run, tmp_path):
-    # seed 1: FAME's retrieval is 9.5 points above the untrained backbone's
+    # Each pretraining is judged on its own pretext task against the
+    # untrained backbone in the same task: MoCo with plain queries (where
+    # FAME would fail), FAME with merged ones (where MoCo would fail). Seed
+    # 1: FAME's merged retrieval is 9.5 points above the untrained one's.
     per_seed = dict(
-        moco=[scores(10, None, 40), scores(20, None, 41)],
-        fame=[scores(30, None, 35), scores(40, None, 30.5)],
-        random_init=[scores(0, None, 25), scores(0, None, 21)],
+        moco=[scores(10, None, 40, 5), scores(20, None, 41, 5)],
+        fame=[scores(30, None, 20, 35), scores(40, None, 20, 30.5)],
+        random_init=[scores(0, None, 25, 10),
+                     scores(0, None, 21, 21)],
         supervised=[scores(90, None, 90), scores(90, None, 90)])
     results = tool.summarise(per_seed)
     control = results['control']
-    assert control['moco'] == dict(per_seed=[True, True], passed=True)
-    assert control['fame'] == dict(per_seed=[True, False], passed=False)
+    assert control['moco'] == dict(
+        task='retrieval', per_seed=[True, True], passed=True)
+    assert control['fame'] == dict(
+        task='retrieval_merged', per_seed=[True, False], passed=False)
     assert not control['informative'] and control['margin'] == 10
-    assert results['fame']['retrieval'] == dict(
+    assert results['fame']['retrieval_merged'] == dict(
         mean=32.75, per_seed=[35, 30.5])
+    assert results['fame']['retrieval'] == dict(mean=20., per_seed=[20, 20])
     results.update(
         {key: run[3][key]
          for key in ('chance', 'mask_quality', 'settings')})
@@ -154,20 +170,26 @@ def test_positive_control(tool, run, tmp_path):
     table = (tmp_path / 'results.md').read_text()
     assert table.startswith('**Uninformative run: the positive control '
                             'failed for MoCo + FAME (seeds [1]).**')
-    assert '| MoCo + FAME | 32.8 ± 3.2 | yes no |' in table
-    assert '| random init (reference) | 23.0 ± 2.8 | - |' in table
+    assert ('| MoCo + FAME | 20.0 ± 0.0 | 32.8 ± 3.2 | merged | yes no |'
+            in table)
+    assert '| MoCo | 40.5 ± 0.7 | 5.0 ± 0.0 | plain | yes yes |' in table
+    assert ('| random init (reference) | 23.0 ± 2.8 | 15.5 ± 7.8 | - | - |'
+            in table)
     assert '| FAME - MoCo |' not in table
     # a reference does not count; the run passes once FAME's seed 1 does
-    per_seed['fame'][1] = scores(40, None, 31)
+    per_seed['fame'][1] = scores(40, None, 20, 31)
     per_seed['supervised'] = [scores(90, None, 0), scores(90, None, 0)]
     assert tool.summarise(per_seed)['control']['informative']
+    # MoCo is judged on plain queries only
+    per_seed['moco'][1] = scores(20, None, 30, 90)
+    assert not tool.summarise(per_seed)['control']['moco']['passed']
 
 
 def test_cross_validated_probe_table(tool, run, tmp_path):
 
     per_seed = dict(
         moco=[scores(10, 12.5, 50), scores(20, 15.0, 50)],
-        fame=[scores(30, 25.0, 50), scores(40, 32.5, 50)],
+        fame=[scores(30, 25.0, 50, 50), scores(40, 32.5, 50, 50)],
         random_init=[scores(0, 10.0, 20), scores(0, 10.0, 20)],
         supervised=[scores(90, 60.0, 90), scores(90, 70.0, 90)])
     results = tool.summarise(per_seed)
