@@ -101,7 +101,8 @@ QUERIES = dict(retrieval='plain', retrieval_merged='merged')
 # The positive control: a pretraining learned its own pretext task when its
 # retrieval in that task beats the untrained backbone's by this many points.
 OWN_TASK = dict(
-    moco='retrieval', fame='retrieval_merged',
+    moco='retrieval',
+    fame='retrieval_merged',
     fame_true_masks='retrieval_merged')
 CONTROL_MARGIN = 10.0
 HUE_MODES = ('turns', 'radians')
@@ -529,8 +530,8 @@ def _control_lines(results: dict) -> List[str]:
         f'Instance retrieval on {UNBIASED_LIST} (top-1, %): the query a plain '
         'clip (MoCo\'s pretext task) or merged onto another video\'s '
         'background by FAME (FAME\'s). A pretraining passes in its own task '
-        f'at {control["margin"]:.0f} points above the untrained backbone.',
-        '', '| method | plain query | merged query | own task | passed |',
+        f'at {control["margin"]:.0f} points above the untrained backbone.', '',
+        '| method | plain query | merged query | own task | passed |',
         '|---|---:|---:|---|---|'
     ]
     for method in _methods(results):
@@ -538,12 +539,12 @@ def _control_lines(results: dict) -> List[str]:
         if any(None in values for values in cells):
             continue
         passed = control.get(method, {}).get('per_seed')
-        flags = '-' if passed is None else ' '.join(
-            'yes' if ok else 'no' for ok in passed)
+        flags = '-' if passed is None else ' '.join('yes' if ok else 'no'
+                                                    for ok in passed)
         own = QUERIES[OWN_TASK[method]] if method in OWN_TASK else '-'
         lines.append(f'| {NAMES[method]} | ' +
-                     ' | '.join(_mean_std(values) for values in cells) +
-                     f' | {own} | {flags} |')
+                     ' | '.join(_mean_std(values)
+                                for values in cells) + f' | {own} | {flags} |')
     return lines + ['']
 
 
