@@ -9,7 +9,8 @@ import torch
 import torch.nn as nn
 from mmengine.config import Config
 
-from projects.fame.utils import check_data_paths, check_optional_dependencies
+from projects.fame.utils import (check_data_paths, check_optional_dependencies,
+                                 exit_on_user_errors)
 from tests.tool_loader import load_tool
 
 CONFIG = """
@@ -366,3 +367,27 @@ def test_pretraining_lists_need_no_integer_labels(data):
     (data / 'train.txt').write_text('a video.mp4 0\n')
     with pytest.raises(ValueError, match='train.txt:1: expected "video'):
         check_data_paths(cfg, ['train_dataloader'])
+
+
+@pytest.mark.parametrize('load_from, source',
+                         [('work/epoch_3.pth', 'work/epoch_3.pth'),
+                          (None, 'the latest checkpoint in work')])
+def test_resume_from_another_models_checkpoint_is_named(load_from, source):
+    # The optimizer state of a model with other parameters, as --resume
+    # loads it: torch's ValueError becomes one message naming the file.
+    saved = torch.optim.SGD(nn.Linear(2, 2).parameters(), lr=0.1)
+    model = nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 1))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    cfg = Config(dict(resume=True, load_from=load_from, work_dir='work'))
+    with pytest.raises(SystemExit) as exit_info:
+        with exit_on_user_errors(cfg):
+            optimizer.load_state_dict(saved.state_dict())
+    message = str(exit_info.value)
+    assert message.startswith(f'error: cannot resume from {source}: its '
+                              'optimizer state does not fit')
+    assert 'load_from=PATH without --resume' in message
+    # nothing was loaded, and without --resume the error is left as it is
+    assert optimizer.state_dict()['param_groups'][0]['params'] == [0, 1, 2, 3]
+    with pytest.raises(ValueError, match='parameter group'):
+        with exit_on_user_errors(Config(dict(load_from=load_from))):
+            optimizer.load_state_dict(saved.state_dict())

@@ -113,8 +113,9 @@ def exit_on_user_errors(cfg: dict) -> Iterator[None]:
     """Turn the errors of a bad config or checkpoint into one message.
 
     For the tools' ``Runner`` calls: a misspelt argument (named by its
-    config key, :func:`name_unexpected_argument`) and an unreadable or
-    unsafe checkpoint end the program with ``error: ...`` instead of a
+    config key, :func:`name_unexpected_argument`), an unreadable or unsafe
+    checkpoint, and resuming from a checkpoint whose optimizer state does
+    not fit the model end the program with ``error: ...`` instead of a
     traceback. Any other error is raised as it is.
 
     Args:
@@ -129,6 +130,17 @@ def exit_on_user_errors(cfg: dict) -> Iterator[None]:
         raise SystemExit(f'error: {message}')
     except (UnreadableCheckpointError, UnsafeCheckpointError) as err:
         raise SystemExit(f'error: {err}')
+    except ValueError as err:
+        # torch.optim.Optimizer.load_state_dict on another model's state.
+        if not cfg.get('resume') or 'parameter group' not in str(err):
+            raise
+        source = cfg.get('load_from') or (
+            f'the latest checkpoint in {cfg.get("work_dir")}')
+        raise SystemExit(
+            f'error: cannot resume from {source}: its optimizer state does '
+            f'not fit this config\'s model ({err}). Is it a checkpoint of '
+            'another config? To start from its weights only, pass '
+            '--cfg-options load_from=PATH without --resume.')
 
 
 def name_unexpected_argument(cfg: dict, err: TypeError) -> Optional[str]:
