@@ -1,5 +1,6 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 """Errors of tools/train.py and tools/test.py that tell the user what to do."""
+import errno
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -391,3 +392,28 @@ def test_resume_from_another_models_checkpoint_is_named(load_from, source):
     with pytest.raises(ValueError, match='parameter group'):
         with exit_on_user_errors(Config(dict(load_from=load_from))):
             optimizer.load_state_dict(saved.state_dict())
+
+
+def test_a_full_disk_is_named(tmp_path, monkeypatch):
+    # write_atomic names the file that a full disk (ENOSPC) interrupted
+    from projects.fame.engine.fileio import write_atomic
+    target = tmp_path / 'epoch_1.pth'
+    target.write_bytes(b'complete')
+
+    def no_space(fd):
+        raise OSError(errno.ENOSPC, 'No space left on device')
+
+    # a full disk shows at the flush to the disk
+    monkeypatch.setattr('os.fsync', no_space)
+    with pytest.raises(SystemExit) as exit_info:
+        with exit_on_user_errors(Config(dict(work_dir=str(tmp_path)))):
+            write_atomic(b'x' * 10, target)
+    assert str(exit_info.value).startswith(
+        f'error: no space left on the device to write {target}.')
+    # the old checkpoint is whole and no temporary is left
+    assert target.read_bytes() == b'complete'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['epoch_1.pth']
+    # other OS errors are raised as they are
+    with pytest.raises(PermissionError):
+        with exit_on_user_errors(Config()):
+            raise PermissionError(errno.EACCES, 'Permission denied', 'x')

@@ -1,5 +1,6 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 import difflib
+import errno
 import glob
 import importlib.util
 import os
@@ -114,9 +115,9 @@ def exit_on_user_errors(cfg: dict) -> Iterator[None]:
 
     For the tools' ``Runner`` calls: a misspelt argument (named by its
     config key, :func:`name_unexpected_argument`), an unreadable or unsafe
-    checkpoint, and resuming from a checkpoint whose optimizer state does
-    not fit the model end the program with ``error: ...`` instead of a
-    traceback. Any other error is raised as it is.
+    checkpoint, resuming from a checkpoint whose optimizer state does not
+    fit the model, and a full disk end the program with ``error: ...``
+    instead of a traceback. Any other error is raised as it is.
 
     Args:
         cfg (dict): The config the Runner is built from.
@@ -130,6 +131,15 @@ def exit_on_user_errors(cfg: dict) -> Iterator[None]:
         raise SystemExit(f'error: {message}')
     except (UnreadableCheckpointError, UnsafeCheckpointError) as err:
         raise SystemExit(f'error: {err}')
+    except OSError as err:
+        if err.errno != errno.ENOSPC:
+            raise
+        # write_atomic removed its temporary: the last complete checkpoint
+        # is still there for --resume.
+        raise SystemExit(
+            f'error: no space left on the device to write {err.filename}. '
+            'Free some space (or choose another --work-dir) and continue '
+            'with --resume: the last complete checkpoint is kept.')
     except ValueError as err:
         # torch.optim.Optimizer.load_state_dict on another model's state.
         if not cfg.get('resume') or 'parameter group' not in str(err):
