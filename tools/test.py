@@ -97,49 +97,61 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     return cfg
 
 
-def check_backbone_loaded(model: nn.Module, checkpoint: str) -> None:
-    """Refuse a checkpoint that fills less than half of the backbone.
+# What evaluating a checkpoint that misses a part of the model would score.
+UNLOADED = dict(
+    backbone='a randomly initialised backbone: give the config of the model '
+    'the checkpoint was trained with.',
+    cls_head='a randomly initialised classifier: a pretraining checkpoint '
+    'has none. Fine-tune or linear-probe it first (a config of '
+    'configs/transfer/, see docs/transfer.md) and evaluate that checkpoint.')
+
+
+def check_checkpoint_fills_model(model: nn.Module, checkpoint: str) -> None:
+    """Refuse a checkpoint that fills less than half of the backbone or of
+    the classifier head.
 
     The Runner loads checkpoints with ``strict=False``: with the wrong
-    config, it would only warn and score a randomly initialised backbone.
+    config or a pretraining checkpoint, it would only warn and score a
+    randomly initialised backbone or head.
 
     Args:
         model (nn.Module): The model the Runner built.
         checkpoint (str): The checkpoint to evaluate.
 
     Raises:
-        ValueError: Saying how many backbone tensors the checkpoint fills,
-            and why the others are not.
+        ValueError: Saying how many tensors of the part the checkpoint
+            fills, and why the others are not.
     """
     model = model.module if is_model_wrapper(model) else model
-    expected = {
-        k: v.shape
-        for k, v in model.state_dict().items()
-        if k.startswith('backbone.') and not k.endswith('num_batches_tracked')
-    }
     state = CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu')
     state = state.get('state_dict', state)
-    state = {k[len('module.'):] if k.startswith('module.') else k: v
-             for k, v in state.items()}
-    missing = [k for k in expected if k not in state]
-    shapes = [
-        f'{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(v)}'
-        for k, v in expected.items() if k in state and state[k].shape != v
-    ]
-    matched = len(expected) - len(missing) - len(shapes)
-    if matched >= len(expected) / 2:
-        return
-    reasons = [
-        f'{len(items)} {what} (e.g. {items[0]})'
-        for what, items in ((
-            'are not in it', missing), ('have another shape', shapes))
-        if items
-    ]
-    raise ValueError(
-        f'{checkpoint} fills only {matched} of the {len(expected)} backbone '
-        f'tensors of the model: {"; ".join(reasons)}. Evaluating it would '
-        'score a randomly initialised backbone: give the config of the '
-        'model the checkpoint was trained with.')
+    state = {
+        k[len('module.'):] if k.startswith('module.') else k: v
+        for k, v in state.items()
+    }
+    for part, consequence in UNLOADED.items():
+        expected = {
+            k: v.shape
+            for k, v in model.state_dict().items() if k.startswith(f'{part}.')
+            and not k.endswith('num_batches_tracked')
+        }
+        missing = [k for k in expected if k not in state]
+        shapes = [
+            f'{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(v)}'
+            for k, v in expected.items() if k in state and state[k].shape != v
+        ]
+        matched = len(expected) - len(missing) - len(shapes)
+        if matched >= len(expected) / 2:  # also a part with no tensors
+            continue
+        reasons = [
+            f'{len(items)} {what} (e.g. {items[0]})'
+            for what, items in (('are not in it', missing),
+                                ('have another shape', shapes)) if items
+        ]
+        raise ValueError(
+            f'{checkpoint} fills only {matched} of the {len(expected)} '
+            f'{part} tensors of the model: {"; ".join(reasons)}. Evaluating '
+            f'it would score {consequence}')
 
 
 def main() -> None:
@@ -167,7 +179,7 @@ def main() -> None:
     with exit_on_user_errors(cfg):
         runner = Runner.from_cfg(cfg)
         try:
-            check_backbone_loaded(runner.model, args.checkpoint)
+            check_checkpoint_fills_model(runner.model, args.checkpoint)
         except ValueError as err:
             raise SystemExit(f'error: {err}')
         runner.test()

@@ -270,6 +270,19 @@ def test_test_tool_refuses_a_checkpoint_that_misses_the_backbone(
     message = run_tool(monkeypatch, 'test', config, str(data / 'other.pth'))
     assert '0 of the 2 backbone tensors of the model: 2 are not in it ' \
         '(e.g. backbone.weight)' in message
+    # a pretraining checkpoint fills the backbone but holds no classifier
+    pretrained = {
+        k: v
+        for k, v in model.state_dict().items() if k.startswith('backbone.')
+    }
+    torch.save(dict(state_dict=pretrained), data / 'pretrained.pth')
+    message = run_tool(monkeypatch, 'test', config,
+                       str(data / 'pretrained.pth'))
+    assert message.startswith(
+        f'error: {data}/pretrained.pth fills only 0 of the 2 cls_head '
+        'tensors of the model: 2 are not in it (e.g. cls_head.weight). '
+        'Evaluating it would score a randomly initialised classifier: a '
+        'pretraining checkpoint has none.')
     assert not tested
 
     # A checkpoint of the model is evaluated, a DDP-style one too.
