@@ -21,8 +21,7 @@ custom_hooks = [
     # Counts the videos the dataset skipped, logs them every epoch, stops
     # past train_dataloader.dataset.max_bad_fraction.
     dict(type='BadVideoHook'),
-    # Refuses a queue length that is not a multiple of the keys enqueued
-    # per step, and crops too small for FAME's blur kernel.
+    # Refuses crops too small for FAME's blur kernel.
     dict(type='PretrainConfigCheckHook'),
 ]
 

@@ -152,9 +152,9 @@ class MoCoHead(BaseModule):
         keys = torch.cat(all_gather(keys.float()))
         queue_len = self.queue.shape[0]
         if keys.shape[0] > queue_len:
-            raise ValueError(f'MoCoHead: {keys.shape[0]} keys per step do '
-                             f'not fit in a queue of {queue_len} '
-                             '(queue_len)')
+            raise ValueError(f'model.head.queue_len={queue_len} is smaller '
+                             f'than the {keys.shape[0]} keys enqueued per '
+                             'step (2 views x batch size x processes)')
         if not torch.isfinite(keys).all():
             return
         index = (self.queue_ptr +
