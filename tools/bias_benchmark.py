@@ -96,8 +96,8 @@ CV_FOLDS = 4
 # Instance retrieval on UNBIASED_LIST, two tasks: the query is a plain clip
 # (MoCo's pretext task) or a clip merged onto another video's background by
 # FAME (FAME's pretext task); the gallery holds plain clips.
-RETRIEVAL_TASKS = ('retrieval', 'retrieval_merged')
 QUERIES = dict(retrieval='plain', retrieval_merged='merged')
+RETRIEVAL_TASKS = tuple(QUERIES)
 # The positive control: a pretraining learned its own pretext task when its
 # retrieval in that task beats the untrained backbone's by this many points.
 OWN_TASK = dict(

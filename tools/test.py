@@ -129,10 +129,11 @@ def check_checkpoint_fills_model(model: nn.Module, checkpoint: str) -> None:
         k[len('module.'):] if k.startswith('module.') else k: v
         for k, v in state.items()
     }
+    shapes_of = {k: v.shape for k, v in model.state_dict().items()}
     for part, consequence in UNLOADED.items():
         expected = {
-            k: v.shape
-            for k, v in model.state_dict().items() if k.startswith(f'{part}.')
+            k: shape
+            for k, shape in shapes_of.items() if k.startswith(f'{part}.')
             and not k.endswith('num_batches_tracked')
         }
         missing = [k for k in expected if k not in state]

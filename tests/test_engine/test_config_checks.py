@@ -88,17 +88,8 @@ def test_projector_width_is_checked_at_the_first_forward():
         model([clips, clips], mode='loss')
 
 
-def fake_runner(queue_len, batch_size, world_size):
-    model = SimpleNamespace(
-        head=SimpleNamespace(queue=torch.zeros(queue_len, 4)))
-    return SimpleNamespace(
-        model=model,
-        world_size=world_size,
-        train_dataloader=SimpleNamespace(batch_size=batch_size))
-
-
 def test_crop_must_fit_the_blur_kernel():
-    runner = fake_runner(16, 2, 1)
+    runner = SimpleNamespace()  # the check reads only the batch
 
     def batch(size):
         return dict(inputs=[torch.zeros(1, 3, 4, size, size + 3)] * 2)
