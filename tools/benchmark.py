@@ -557,8 +557,8 @@ def run(args: argparse.Namespace, tmp_dir: str) -> dict:
     pretrain_batch = sub_batch(two_view, 2 * batch)
     # View 1 in [0, 1] as the preprocessor hands it to FAME; view 2 as the
     # key encoder gets it.
-    clips = pretrain_batch['inputs'].to(device)
-    view1 = clips.reshape(batch, 2, *clips.shape[2:]).float().div(255)[:, 0]
+    clips = torch.cat(pretrain_batch['inputs'][0::2]).to(device)
+    view1 = clips.float().div(255)
     with torch.no_grad():
         key_input = preprocessor(pretrain_batch, training=True)['inputs'][1]
     last_log: dict = {}

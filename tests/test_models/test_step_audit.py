@@ -162,7 +162,7 @@ def meta_autocast(monkeypatch):
 def two_view_batch(num_videos: int) -> dict:
     """Host uint8 clips and labelled data samples, as the dataloader gives.
 
-    Collated by the shipped two-view dataloader's ``repeat_stack_collate``.
+    Collated by the shipped two-view dataloader's collate function.
     """
     collate = FUNCTIONS.get(
         Config.fromfile(str(

@@ -34,9 +34,8 @@ train_dataloader = dict(
     prefetch_factor=4,
     pin_memory=True,
     sampler=dict(type='ResumableSampler', shuffle=True),
-    # MMAction2's repeat_pseudo_collate with the clips stacked into one
-    # tensor in the worker: one shared-memory block per batch, not per clip.
-    collate_fn=dict(type='repeat_stack_collate'),
+    # The two clips of each video, consecutive, in one batch.
+    collate_fn=dict(type='repeat_pseudo_collate'),
     dataset=dict(
         type=dataset_type,
         ann_file=ann_file_train,

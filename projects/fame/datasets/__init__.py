@@ -1,5 +1,4 @@
 # Copyright (c) OpenMMLab. All rights reserved.
-from .collate import repeat_stack_collate, stack_clips
 from .robust_repeat_aug_dataset import (SKIPPED_VIDEOS, BadVideoError,
                                         RobustRepeatAugDataset,
                                         seeded_random_state)
@@ -7,6 +6,5 @@ from .samplers import ResumableSampler
 
 __all__ = [
     'BadVideoError', 'ResumableSampler', 'RobustRepeatAugDataset',
-    'SKIPPED_VIDEOS', 'repeat_stack_collate', 'seeded_random_state',
-    'stack_clips'
+    'SKIPPED_VIDEOS', 'seeded_random_state'
 ]

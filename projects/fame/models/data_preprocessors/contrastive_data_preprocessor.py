@@ -1,5 +1,5 @@
 # Copyright (c) OpenMMLab. All rights reserved.
-from typing import Dict, Optional, Sequence, Tuple, Union
+from typing import Dict, Optional, Sequence, Tuple
 
 import kornia.augmentation as K
 import torch
@@ -106,9 +106,8 @@ class ContrastiveDataPreprocessor(ActionDataPreprocessor):
         Args:
             data (dict): ``inputs`` and ``data_samples`` from the dataloader.
                 ``inputs`` is a list of uint8 clips of shape (1, 3, T, H, W)
-                (``repeat_pseudo_collate``, ``pseudo_collate``) or the same
-                clips stacked into one tensor of shape (M, 1, 3, T, H, W)
-                (``repeat_stack_collate``); both give the same output.
+                (``repeat_pseudo_collate`` in training, ``pseudo_collate``
+                otherwise).
             training (bool): Whether this is a training step.
 
         Returns:
@@ -118,11 +117,6 @@ class ContrastiveDataPreprocessor(ActionDataPreprocessor):
             ``ActionDataPreprocessor``.
         """
         if not training:
-            if isinstance(data, dict) and isinstance(
-                    data.get('inputs'), Tensor):
-                # ActionDataPreprocessor stacks a list of clips: give it the
-                # stacked clips' items, the list they were stacked from.
-                data = {**data, 'inputs': list(data['inputs'])}
             return super().forward(data, training)
         data = self.cast_data(data)
         # MMEngine runs the preprocessor inside the --amp autocast region;
@@ -134,9 +128,7 @@ class ContrastiveDataPreprocessor(ActionDataPreprocessor):
         """Merge, augment and normalise the two views of a cast batch."""
         views, data_samples = self._split_views(data['inputs'],
                                                 data['data_samples'])
-        # A copy even for float32 inputs: stacked inputs on the device are
-        # the caller's tensor, which the in-place division must not change.
-        view1, view2 = views.to(torch.float32, copy=True).div_(255).unbind(1)
+        view1, view2 = views.to(torch.float32).div_(255).unbind(1)
         view1 = self.fame.merge(
             view1, masks=self._stored_masks(data['data_samples'][0::2], view1))
         num_videos = view1.shape[0]
@@ -149,39 +141,28 @@ class ContrastiveDataPreprocessor(ActionDataPreprocessor):
             data_samples=data_samples)
 
     @staticmethod
-    def _split_views(inputs: Union[Tensor, Sequence[Tensor]],
+    def _split_views(inputs: Sequence[Tensor],
                      data_samples: list) -> Tuple[Tensor, list]:
         """Consecutive clip pairs as (N, 2, 3, T, H, W).
 
         Args:
-            inputs (Tensor | Sequence[Tensor]): 2N clips of shape
-                (1, 3, T, H, W), as a list or stacked into one tensor of
-                shape (2N, 1, 3, T, H, W).
+            inputs (Sequence[Tensor]): 2N clips of shape (1, 3, T, H, W).
             data_samples (list): The 2N data samples.
 
         Returns:
-            tuple[Tensor, list]: The clips (a view of contiguous stacked
-            inputs, a new tensor for a list) and the data samples of the
-            first views.
+            tuple[Tensor, list]: The clips, a new tensor, and the data
+            samples of the first views.
         """
-        if isinstance(inputs, Tensor):
-            clips = inputs
-            num_clips = inputs.shape[0] if inputs.dim() else 0
-            shapes = {tuple(inputs.shape[1:])}
-        else:
-            clips, num_clips = None, len(inputs)
-            shapes = {tuple(clip.shape) for clip in inputs}
+        shapes = {tuple(clip.shape) for clip in inputs}
         clip_shape = next(iter(shapes), ())
         if (len(shapes) != 1 or len(clip_shape) != 5 or clip_shape[0] != 1
-                or num_clips % 2):
+                or len(inputs) % 2):
             raise ValueError(
                 'ContrastiveDataPreprocessor expects two clips of the same '
                 'shape per video, one clip each, as produced by '
                 'RepeatAugDataset(num_repeats=2) with SampleFrames('
-                f'num_clips=1); got {num_clips} clips of shapes {shapes}')
-        if clips is None:
-            clips = torch.stack(list(inputs))
-        views = clips.reshape(-1, 2, *clip_shape[1:])
+                f'num_clips=1); got {len(inputs)} clips of shapes {shapes}')
+        views = torch.stack(list(inputs)).reshape(-1, 2, *clip_shape[1:])
         return views, data_samples[0::2]
 
     @staticmethod
