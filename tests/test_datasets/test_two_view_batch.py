@@ -1,11 +1,10 @@
 # Copyright (c) OpenMMLab. All rights reserved.
+from pathlib import Path
 from typing import List
 
 import numpy as np
 import pytest
 import torch
-from pathlib import Path
-
 from mmaction.datasets import repeat_pseudo_collate
 from mmaction.registry import MODELS
 from mmaction.structures import ActionDataSample
@@ -15,8 +14,9 @@ from torch.utils.data import DataLoader, Dataset
 
 import projects.fame  # noqa: F401
 
-TWO_VIEW_CONFIG = (Path(__file__).parents[2] / 'configs' / '_base_' /
-                   'datasets' / 'kinetics400_two_view.py')
+TWO_VIEW_CONFIG = (
+    Path(__file__).parents[2] / 'configs' / '_base_' / 'datasets' /
+    'kinetics400_two_view.py')
 
 MEAN = (110.2008, 100.63983, 95.99475)
 STD = (58.14765, 56.46975, 55.332195)
@@ -82,8 +82,8 @@ def test_collate_keeps_each_videos_clips_consecutive():
     # Video by video, view 1 then view 2.
     flat = [item for repeats in samples for item in repeats]
     assert all(a is b['inputs'] for a, b in zip(batch['inputs'], flat))
-    assert all(
-        a is b['data_samples'] for a, b in zip(batch['data_samples'], flat))
+    assert all(a is b['data_samples']
+               for a, b in zip(batch['data_samples'], flat))
 
 
 def test_views_are_each_videos_consecutive_clips():
