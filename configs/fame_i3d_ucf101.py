@@ -8,3 +8,5 @@ ann_file_train = 'data/ucf101/ucf101_train_split_1_videos.txt'
 model = dict(head=dict(queue_len=2048))
 train_dataloader = dict(
     dataset=dict(ann_file=ann_file_train, data_prefix=dict(video=data_root)))
+# An epoch is about 150 steps: a checkpoint every epoch.
+default_hooks = dict(checkpoint=dict(interval=1, by_epoch=True))

@@ -40,6 +40,15 @@ def test_config_builds_model_and_pipeline(path):
     assert cfg.train_dataloader.dataset.num_repeats == 2
     fame_prob = cfg.model.data_preprocessor.fame.prob
     assert fame_prob == (0. if path.stem.endswith('_moco') else 1.)
+    # Mid-epoch checkpoints where an epoch is long, so that the exact
+    # mid-epoch resume of the train loop has something to resume from.
+    checkpoint = cfg.default_hooks.checkpoint
+    if 'k400' in path.stem:
+        assert (checkpoint.interval, checkpoint.by_epoch) == (1000, False)
+    else:
+        assert (checkpoint.interval, checkpoint.get('by_epoch', True)) == (1,
+                                                                         True)
+    assert cfg.train_cfg.type == 'ResumableEpochBasedTrainLoop'
 
 
 @pytest.mark.parametrize(
