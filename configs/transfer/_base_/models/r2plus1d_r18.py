@@ -1,25 +1,13 @@
-# R(2+1)D-18 with a new linear classifier. The backbone is that of the
-# pretraining model (configs/_base_/models/fame_r2plus1d_r18.py), so a FAME
-# checkpoint loads into it key for key. Inputs are normalised with the
-# Kinetics statistics of pretraining; dropout 0.7 before the classifier and
-# test scores averaged over clips ('score': logits), as in the reference.
+# R(2+1)D-18 with a new linear classifier. The backbone is the pretraining
+# model's (configs/_base_/models/backbones.py), so a FAME checkpoint loads
+# into it key for key. Inputs are normalised with the Kinetics statistics of
+# pretraining; dropout 0.7 before the classifier and test scores averaged
+# over clips ('score': logits), as in the reference.
+_base_ = ['../../../_base_/models/backbones.py']
+
 model = dict(
     type='Recognizer3D',
-    backbone=dict(
-        type='ResNet2Plus1d',
-        depth=18,
-        pretrained=None,
-        pretrained2d=False,
-        norm_eval=False,
-        conv_cfg=dict(type='Conv2plus1d'),
-        norm_cfg=dict(type='BN3d', requires_grad=True, eps=1e-3),
-        conv1_kernel=(3, 7, 7),
-        conv1_stride_t=1,
-        pool1_stride_t=1,
-        inflate=(1, 1, 1, 1),
-        spatial_strides=(1, 2, 2, 2),
-        temporal_strides=(1, 2, 2, 2),
-        zero_init_residual=False),
+    backbone=_base_.r2plus1d_r18_backbone,
     cls_head=dict(
         type='I3DHead',
         num_classes=101,
