@@ -46,8 +46,8 @@ def test_config_builds_model_and_pipeline(path):
     if 'k400' in path.stem:
         assert (checkpoint.interval, checkpoint.by_epoch) == (1000, False)
     else:
-        assert (checkpoint.interval, checkpoint.get('by_epoch', True)) == (1,
-                                                                         True)
+        by_epoch = checkpoint.get('by_epoch', True)
+        assert (checkpoint.interval, by_epoch) == (1, True)
     assert cfg.train_cfg.type == 'ResumableEpochBasedTrainLoop'
 
 

@@ -1,8 +1,10 @@
 # Copyright (c) OpenMMLab. All rights reserved.
-from .fame import (blur_kernel_size, check_beta, colour_bins, foreground_maps,
-                   foreground_mask, merge_foreground_background, motion_map)
+from .fame import (blur_kernel_size, check_beta, check_beta_range, colour_bins,
+                   foreground_fraction, foreground_maps, foreground_mask,
+                   merge_foreground_background, motion_map, otsu_fraction)
 
 __all__ = [
-    'blur_kernel_size', 'check_beta', 'colour_bins', 'foreground_maps',
-    'foreground_mask', 'merge_foreground_background', 'motion_map'
+    'blur_kernel_size', 'check_beta', 'check_beta_range', 'colour_bins',
+    'foreground_fraction', 'foreground_maps', 'foreground_mask',
+    'merge_foreground_background', 'motion_map', 'otsu_fraction'
 ]

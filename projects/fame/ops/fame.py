@@ -15,7 +15,7 @@ Everything here works on whole batches ``(N, C, T, H, W)`` of RGB clips with
 values in ``[0, 1]``, on any device, without Python loops or host syncs.
 """
 import math
-from typing import Optional, Tuple
+from typing import Optional, Sequence, Tuple, Union
 
 import torch
 from kornia.color import rgb_to_hsv
@@ -58,6 +58,49 @@ def _top_k_mask(scores: Tensor, k: int) -> Tensor:
     mask = torch.zeros_like(flat, dtype=torch.bool)
     mask.scatter_(1, flat.topk(k, dim=1).indices, True)
     return mask.view_as(scores)
+
+
+def _top_counts_mask(scores: Tensor, counts: Tensor) -> Tensor:
+    """Boolean (N, H, W) mask with ``counts[i]`` True at the top scores of
+    map ``i``: the pixels whose rank in their map is below its count."""
+    flat = scores.flatten(1)
+    order = flat.argsort(dim=1, descending=True, stable=True)
+    positions = torch.arange(flat.shape[1], device=flat.device)
+    ranks = torch.empty_like(order).scatter_(1, order,
+                                             positions.expand_as(order))
+    return (ranks < counts[:, None]).view_as(scores)
+
+
+def otsu_fraction(maps: Tensor, num_bins: int = 64) -> Tensor:
+    """Share of each map's pixels above its Otsu threshold.
+
+    Otsu's threshold splits a map's values, binned into ``num_bins`` levels,
+    into the two classes of largest between-class variance. A map with one
+    high-scoring region (a foreground) gives that region's share of the
+    frame, whatever its size.
+
+    Args:
+        maps (Tensor): Maps of shape (N, H, W) with values in [0, 1].
+        num_bins (int): Number of levels. Defaults to 64.
+
+    Returns:
+        Tensor: Fractions of shape (N, ) in [0, 1).
+    """
+    flat = maps.flatten(1).float().clamp(0, 1)
+    levels = (flat * (num_bins - 1)).round().long()
+    hist = torch.zeros(
+        flat.shape[0], num_bins, device=flat.device).scatter_add_(
+            1, levels, torch.ones_like(flat))
+    prob = hist / flat.shape[1]
+    values = torch.linspace(0, 1, num_bins, device=flat.device)
+    below = prob.cumsum(1)  # weight of the class at or below each level
+    below_mean = (prob * values).cumsum(1)
+    total_mean = below_mean[:, -1:]
+    above = 1 - below
+    between = (total_mean * below - below_mean)**2 / (below * above).clamp_min(
+        1e-12)
+    threshold = between.argmax(1, keepdim=True)
+    return above.gather(1, threshold).squeeze(1).clamp_min(0)
 
 
 def motion_map(clips: Tensor) -> Tensor:
@@ -154,37 +197,85 @@ def foreground_maps(clips: Tensor,
     return motion, _minmax_normalize(_blur(score.view_as(bins)))
 
 
-def check_beta(beta: float) -> float:
-    """Return ``beta`` if it is a valid foreground fraction, in (0, 1].
+def check_beta(beta: Union[float, str]) -> Union[float, str]:
+    """Return ``beta`` if it is a foreground fraction in (0, 1] or ``'auto'``.
 
     Raises:
         ConfigError: Under the key ``beta``.
     """
-    if not 0 < beta <= 1:
+    if beta == 'auto':
+        return beta
+    if isinstance(beta, str) or not 0 < beta <= 1:
         raise ConfigError(
-            'beta', f'must be in (0, 1], got {beta} (the fraction of each '
-            'frame kept as foreground)')
+            'beta', f"must be in (0, 1] or 'auto', got {beta!r} (the "
+            'fraction of each frame kept as foreground)')
     return beta
 
 
+def check_beta_range(beta_range: Sequence[float]) -> Tuple[float, float]:
+    """Return ``beta_range`` as ``(low, high)`` with 0 < low <= high <= 1.
+
+    Raises:
+        ConfigError: Under the key ``beta_range``.
+    """
+    values = tuple(beta_range)
+    if len(values) != 2 or not 0 < values[0] <= values[1] <= 1:
+        raise ConfigError(
+            'beta_range', f'must be (low, high) with 0 < low <= high <= 1, '
+            f'got {beta_range!r} (the bounds of the foreground fraction of '
+            "beta='auto')")
+    return values
+
+
+def foreground_fraction(score: Tensor,
+                        beta_range: Sequence[float] = (0.05, 0.5)) -> Tensor:
+    """Per-clip foreground fraction of ``beta='auto'``.
+
+    The share of pixels above the Otsu threshold of each clip's colour
+    score (:func:`otsu_fraction`), clamped to ``beta_range``.
+
+    Args:
+        score (Tensor): Colour scores of shape (N, H, W) in [0, 1], from
+            :func:`foreground_maps`.
+        beta_range (Sequence[float]): Bounds ``(low, high)`` of the
+            fraction. Defaults to ``(0.05, 0.5)``.
+
+    Returns:
+        Tensor: Fractions of shape (N, ).
+    """
+    low, high = check_beta_range(beta_range)
+    return otsu_fraction(score).clamp(low, high)
+
+
 def foreground_mask(clips: Tensor,
-                    beta: float = 0.5,
-                    hue_mode: str = 'turns') -> Tensor:
+                    beta: Union[float, str] = 0.5,
+                    hue_mode: str = 'turns',
+                    beta_range: Sequence[float] = (0.05, 0.5)) -> Tensor:
     """Binary foreground masks of a batch of clips.
 
     Args:
         clips (Tensor): RGB clips of shape (N, 3, T, H, W) in [0, 1].
-        beta (float): Fraction of pixels marked as foreground, in (0, 1].
-            Defaults to 0.5.
+        beta (float | str): Fraction of pixels marked as foreground, in
+            (0, 1], or ``'auto'``: a fraction per clip, chosen by
+            :func:`foreground_fraction` within ``beta_range``. Defaults to
+            0.5.
         hue_mode (str): See :func:`colour_bins`. Defaults to ``'turns'``.
+        beta_range (Sequence[float]): Bounds of the fraction of
+            ``beta='auto'``; unused otherwise. Defaults to ``(0.05, 0.5)``.
 
     Returns:
-        Tensor: Boolean masks of shape (N, H, W) with exactly
-        ``int(beta * H * W)`` True entries each, shared by all frames.
+        Tensor: Boolean masks of shape (N, H, W), shared by all frames, with
+        exactly ``int(beta * H * W)`` True entries each, or for
+        ``beta='auto'`` ``round(fraction * H * W)`` (at least one).
     """
     check_beta(beta)
     _, score = foreground_maps(clips, hue_mode)
-    return _top_k_mask(score, int(beta * score.shape[-2] * score.shape[-1]))
+    num_pixels = score.shape[-2] * score.shape[-1]
+    if beta != 'auto':
+        return _top_k_mask(score, int(beta * num_pixels))
+    fraction = foreground_fraction(score, beta_range)
+    counts = (fraction * num_pixels).round().long().clamp_min(1)
+    return _top_counts_mask(score, counts)
 
 
 def merge_foreground_background(clips: Tensor,

@@ -1,12 +1,12 @@
 # Copyright (c) OpenMMLab. All rights reserved.
-from typing import Dict
+from typing import Dict, Sequence, Union
 
 import numpy as np
 import torch
 from mmaction.registry import TRANSFORMS
 from mmcv.transforms import BaseTransform
 
-from ..ops import check_beta, foreground_mask
+from ..ops import check_beta, check_beta_range, foreground_mask
 
 
 @TRANSFORMS.register_module()
@@ -23,14 +23,21 @@ class FAMEMask(BaseTransform):
     Added keys: ``fame_mask`` (bool array of shape (H, W)).
 
     Args:
-        beta (float): Fraction of pixels marked as foreground, in (0, 1].
-            Defaults to 0.5.
+        beta (float | str): Fraction of pixels marked as foreground, in
+            (0, 1], or ``'auto'`` (see :class:`FAMEBlending`). Defaults to
+            0.5.
+        beta_range (Sequence[float]): Bounds of the fraction of
+            ``beta='auto'``. Defaults to ``(0.05, 0.5)``.
         hue_mode (str): ``'turns'`` (paper) or ``'radians'`` (the released
             code's hue quirk). Defaults to ``'turns'``.
     """
 
-    def __init__(self, beta: float = 0.5, hue_mode: str = 'turns') -> None:
+    def __init__(self,
+                 beta: Union[float, str] = 0.5,
+                 hue_mode: str = 'turns',
+                 beta_range: Sequence[float] = (0.05, 0.5)) -> None:
         self.beta = check_beta(beta)
+        self.beta_range = check_beta_range(beta_range)
         self.hue_mode = hue_mode
 
     def transform(self, results: Dict) -> Dict:
@@ -43,10 +50,11 @@ class FAMEMask(BaseTransform):
                              'FormatShape in the pipeline')
         # (T, H, W, 3) -> (1, 3, T, H, W) in [0, 1]
         clip = torch.from_numpy(np.stack(imgs)).permute(3, 0, 1, 2)[None]
-        mask = foreground_mask(clip.float() / 255, self.beta, self.hue_mode)
+        mask = foreground_mask(clip.float() / 255, self.beta, self.hue_mode,
+                               self.beta_range)
         results['fame_mask'] = mask[0].numpy()
         return results
 
     def __repr__(self) -> str:
-        return (f'{self.__class__.__name__}(beta={self.beta}, '
-                f"hue_mode='{self.hue_mode}')")
+        return (f'{self.__class__.__name__}(beta={self.beta!r}, '
+                f"hue_mode='{self.hue_mode}', beta_range={self.beta_range})")

@@ -1,5 +1,5 @@
 # Copyright (c) OpenMMLab. All rights reserved.
-from typing import Optional, Sequence, Tuple
+from typing import Optional, Sequence, Tuple, Union
 
 import torch
 from mmaction.models.utils.blending_utils import BaseMiniBatchBlending
@@ -7,7 +7,8 @@ from mmaction.registry import MODELS
 from mmaction.utils import SampleList
 from torch import Tensor, nn
 
-from ...ops import check_beta, foreground_mask, merge_foreground_background
+from ...ops import (check_beta, check_beta_range, foreground_mask,
+                    merge_foreground_background)
 from ...utils import ConfigError
 from .precision import autocast_off
 
@@ -34,8 +35,12 @@ class FAMEBlending(BaseMiniBatchBlending, nn.Module):
       with the preprocessor to the training device.
 
     Args:
-        beta (float): Fraction of each frame kept as foreground, in (0, 1].
-            Defaults to 0.5.
+        beta (float | str): Fraction of each frame kept as foreground, in
+            (0, 1], or ``'auto'``: a fraction per clip, the share of its
+            pixels above the Otsu threshold of its colour score, within
+            ``beta_range``. Defaults to 0.5 (the paper).
+        beta_range (Sequence[float]): Bounds ``(low, high)`` of the fraction
+            of ``beta='auto'``. Defaults to ``(0.05, 0.5)``.
         prob (float): Probability that a clip is merged; the others pass
             unchanged. 1.0 reproduces the paper, 0.0 is the plain MoCo
             baseline. Defaults to 1.0.
@@ -52,7 +57,8 @@ class FAMEBlending(BaseMiniBatchBlending, nn.Module):
     """
 
     def __init__(self,
-                 beta: float = 0.5,
+                 beta: Union[float, str] = 0.5,
+                 beta_range: Sequence[float] = (0.05, 0.5),
                  prob: float = 1.0,
                  hue_mode: str = 'turns',
                  mean: Optional[Sequence[float]] = None,
@@ -67,6 +73,7 @@ class FAMEBlending(BaseMiniBatchBlending, nn.Module):
         if (mean is None) != (std is None):
             raise ConfigError('mean', 'and std: give both, or none')
         self.beta = check_beta(beta)
+        self.beta_range = check_beta_range(beta_range)
         self.prob = prob
         self.hue_mode = hue_mode
         # Buffers, not lists: no host-to-device copy per batch. Not saved in
@@ -102,7 +109,8 @@ class FAMEBlending(BaseMiniBatchBlending, nn.Module):
             # float32 even under --amp: half precision blurs change the
             # top-k ranking of the masks.
             with autocast_off(pixels.device):
-                masks = foreground_mask(pixels, self.beta, self.hue_mode)
+                masks = foreground_mask(pixels, self.beta, self.hue_mode,
+                                        self.beta_range)
         if self.prob < 1:
             keep = torch.rand(clips.shape[0], device=clips.device) >= self.prob
             masks = masks | keep[:, None, None]

@@ -1,0 +1,144 @@
+# Copyright (c) OpenMMLab. All rights reserved.
+"""``beta='auto'``: a foreground fraction per clip (Otsu on the colour
+score), bounded by ``beta_range``."""
+import pytest
+import torch
+from mmaction.registry import MODELS, TRANSFORMS
+from mmengine.registry import init_default_scope
+
+import projects.fame  # noqa: F401
+from projects.fame.ops import (foreground_fraction, foreground_maps,
+                               foreground_mask, otsu_fraction)
+from projects.fame.utils import ConfigError
+
+
+@pytest.fixture(scope='module', autouse=True)
+def mmaction_scope():
+    init_default_scope('mmaction')
+
+
+def two_level_map(size: int, side: int, high: float = 0.9,
+                  low: float = 0.1, noise: float = 0.) -> torch.Tensor:
+    """A (size, size) map: a square of ``side`` at ``high``, ``low`` around,
+    plus uniform noise of amplitude ``noise``."""
+    gen = torch.Generator().manual_seed(side)
+    values = torch.full((size, size), low)
+    values[2:2 + side, 3:3 + side] = high
+    values += noise * (2 * torch.rand(size, size, generator=gen) - 1)
+    return values.clamp(0, 1)
+
+
+def square_clip(size: int = 32, side: int = 8, t: int = 4) -> tuple:
+    """A red square moving right over a static grey-green texture."""
+    gen = torch.Generator().manual_seed(side)
+    ground = torch.rand(size, size, generator=gen) * 0.2 + 0.4
+    clip = torch.stack([ground * 0.5, ground, ground * 0.8]).unsqueeze(1)
+    clip = clip.repeat(1, t, 1, 1).clone()
+    union = torch.zeros(size, size, dtype=torch.bool)
+    for i in range(t):
+        x = 2 + 2 * i
+        clip[:, i, 4:4 + side, x:x + side] = torch.tensor(
+            [0.9, 0.1, 0.1]).view(3, 1, 1)
+        union[4:4 + side, x:x + side] = True
+    return clip, union
+
+
+@pytest.mark.parametrize('side', [4, 10, 20])
+def test_otsu_fraction_of_a_two_level_map_is_its_area(side):
+    for noise in (0., 0.05):
+        maps = two_level_map(40, side, noise=noise)[None]
+        assert otsu_fraction(maps).item() == pytest.approx(
+            side * side / 1600, abs=1e-6)
+
+
+def test_otsu_fraction_batched_equals_per_map():
+    maps = torch.stack([two_level_map(40, s, noise=0.05) for s in (4, 12, 30)])
+    batched = otsu_fraction(maps)
+    assert batched.shape == (3, )
+    for i, value in enumerate(batched):
+        assert value == otsu_fraction(maps[i:i + 1])[0]
+
+
+def test_foreground_fraction_respects_the_bounds():
+    maps = torch.stack([two_level_map(40, s) for s in (2, 12, 36)])
+    assert foreground_fraction(maps, (0.05, 0.5)).tolist() == pytest.approx(
+        [0.05, 144 / 1600, 0.5])
+    assert foreground_fraction(maps, (0.1, 0.2)).tolist() == pytest.approx(
+        [0.1, 0.1, 0.2])
+
+
+def test_auto_mask_counts_follow_each_clips_fraction():
+    clips = torch.stack([square_clip(side=s)[0] for s in (4, 8, 14)])
+    masks = foreground_mask(clips, 'auto')
+    _, score = foreground_maps(clips)
+    expected = (foreground_fraction(score) * 32 * 32).round().long()
+    assert masks.dtype == torch.bool and masks.shape == (3, 32, 32)
+    assert masks.flatten(1).sum(1).tolist() == expected.tolist()
+    assert len(set(expected.tolist())) == 3  # one fraction per clip
+    # The pixels kept are the top-scoring ones of their clip.
+    for mask, s in zip(masks, score):
+        assert s[mask].min() >= s[~mask].max()
+    for i in range(3):
+        assert torch.equal(masks[i], foreground_mask(clips[i:i + 1],
+                                                     'auto')[0])
+
+
+def test_auto_mask_fits_a_small_actor_better_than_half_the_frame():
+    clip, union = square_clip(side=6)
+
+    def iou(mask):
+        return ((mask & union).sum() / (mask | union).sum()).item()
+
+    auto = foreground_mask(clip[None], 'auto')[0]
+    fixed = foreground_mask(clip[None], 0.5)[0]
+    assert iou(auto) > 2 * iou(fixed)
+    assert (auto & union).sum() >= 0.8 * union.sum()  # recall
+
+
+def test_beta_range_leaves_a_fixed_beta_alone():
+    gen = torch.Generator().manual_seed(0)
+    clips = torch.rand(2, 3, 4, 24, 24, generator=gen)
+    narrow = foreground_mask(clips, 0.5, 'turns', (0.1, 0.2))
+    assert torch.equal(foreground_mask(clips, 0.5), narrow)
+
+
+@pytest.mark.parametrize('beta,beta_range,key', [
+    ('Auto', (0.05, 0.5), 'beta'),
+    ('half', (0.05, 0.5), 'beta'),
+    ('auto', (0.6, 0.5), 'beta_range'),
+    ('auto', (0., 0.5), 'beta_range'),
+    ('auto', (0.1, ), 'beta_range'),
+    ('auto', (0.1, 1.5), 'beta_range'),
+])
+def test_invalid_auto_settings_name_the_key(beta, beta_range, key):
+    clips = torch.rand(1, 3, 2, 8, 8)
+    with pytest.raises(ConfigError, match=key):
+        foreground_mask(clips, beta, beta_range=beta_range)
+    with pytest.raises(ConfigError, match=key):
+        MODELS.build(
+            dict(type='FAMEBlending', beta=beta, beta_range=beta_range))
+    with pytest.raises(ConfigError, match=key):
+        TRANSFORMS.build(
+            dict(type='FAMEMask', beta=beta, beta_range=beta_range))
+
+
+def test_blending_and_transform_use_the_auto_fraction():
+    clips = torch.stack([square_clip(side=s)[0] for s in (4, 8, 14)])
+    blending = MODELS.build(
+        dict(type='FAMEBlending', beta='auto', beta_range=(0.05, 0.4)))
+    masks = foreground_mask(clips, 'auto', beta_range=(0.05, 0.4))
+    torch.manual_seed(0)
+    merged = blending.merge(clips)
+    torch.manual_seed(0)
+    perm = torch.randperm(3)
+    expected = torch.where(masks[:, None, None], clips, clips[perm])
+    assert torch.equal(merged, expected)
+
+    transform = TRANSFORMS.build(
+        dict(type='FAMEMask', beta='auto', beta_range=(0.05, 0.4)))
+    frames = (clips[1] * 255).round().byte().permute(1, 2, 3, 0).numpy()
+    out = transform(dict(imgs=list(frames)))['fame_mask']
+    pixels = torch.from_numpy(frames).permute(3, 0, 1, 2)[None].float() / 255
+    assert (out == foreground_mask(pixels, 'auto',
+                                   beta_range=(0.05, 0.4))[0].numpy()).all()
+    assert "beta='auto'" in repr(transform)
