@@ -5,6 +5,7 @@ Usage::
 
     python tools/benchmark.py [--device cpu|cuda] [--out WORK_DIR] [--quick]
         [--data-root DIR] [--workers N] [--threads N] [--repeats N]
+        [--beta BETA|auto]
 
 It prints a table and writes ``WORK_DIR/benchmark.json`` (default
 ``work_dirs/benchmark``): FAME's share of a pretraining step, the FAME op
@@ -30,7 +31,7 @@ import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass, replace
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 # The repository root first on ``sys.path``: ``projects.fame`` and
 # ``tools.data`` import whatever the working directory is.
@@ -316,9 +317,10 @@ def sub_batch(batch: dict, num_items: int) -> dict:
 # Models and memory
 
 
-def build_models(settings: Settings,
-                 device: torch.device) -> Tuple[nn.Module, nn.Module]:
-    """The shipped MoCo + FAME model and its supervised twin, in training.
+def build_models(settings: Settings, device: torch.device,
+                 beta: Union[float, str]) -> Tuple[nn.Module, nn.Module]:
+    """The shipped MoCo + FAME model (FAME's ``beta`` given) and its
+    supervised twin, in training.
 
     The twin is a ``Recognizer3D`` with the same backbone, an ``I3DHead`` of
     400 classes and the pretraining preprocessor's normalisation.
@@ -327,6 +329,7 @@ def build_models(settings: Settings,
     moco_cfg['backbone']['base_channels'] = settings.base_channels
     width = settings.base_channels * 8  # pooled width of R(2+1)D-18
     moco_cfg['head']['in_channels'] = width
+    moco_cfg['data_preprocessor']['fame']['beta'] = beta
     moco = MODELS.build(moco_cfg)
     preprocessor = moco.data_preprocessor
     supervised = MODELS.build(
@@ -515,6 +518,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         type=at_least(1),
         help='torch intra-op threads (default: torch\'s); on a machine '
         'shared with other jobs fewer may be faster')
+    add('--beta',
+        type=lambda text: text if text == 'auto' else float(text),
+        default=0.5,
+        help="FAME's foreground fraction, or 'auto' (default 0.5)")
     add('--repeats',
         type=at_least(1),
         help='timed rounds of the training steps (default 3, quick 1)')
@@ -549,7 +556,7 @@ def run(args: argparse.Namespace, tmp_dir: str) -> dict:
                                            device.type == 'cuda', max(batches))
     two_view, one_view = first['two_view'], first['one_view']
     torch.manual_seed(0)
-    moco, supervised = build_models(settings, device)
+    moco, supervised = build_models(settings, device, args.beta)
     optim_cfg = Config.fromfile(SCHEDULE_CONFIG).optim_wrapper.to_dict()
     moco_optim = build_optim_wrapper(moco, copy.deepcopy(optim_cfg))
     supervised_optim = build_optim_wrapper(supervised, optim_cfg)
@@ -639,6 +646,7 @@ def run(args: argparse.Namespace, tmp_dir: str) -> dict:
         asdict(settings),
         scaling_batches=batches,
         workers=workers,
+        fame_beta=args.beta,
         data_root=args.data_root or 'generated in a temporary folder')
     return dict(
         format=FORMAT,

@@ -44,6 +44,7 @@ def test_json_holds_every_measurement(benchmark, document):
     settings = document['settings']
     assert settings['batch_size'] == benchmark.QUICK.batch_size
     assert settings['workers'] == 0
+    assert settings['fame_beta'] == 0.5
 
     results = document['results']
     assert set(results) == {
@@ -132,8 +133,11 @@ def test_linear_fit_and_paired_ratio(benchmark):
 
 
 @pytest.mark.parametrize(
-    'argv', [['--repeats', '0'], ['--workers', '-1'], ['--threads', '0']])
+    'argv', [['--repeats', '0'], ['--workers', '-1'], ['--threads', '0'],
+             ['--beta', 'half']])
 def test_parse_args_rejects_counts_out_of_range(benchmark, argv):
     with pytest.raises(SystemExit):
         benchmark.parse_args(argv)
     assert benchmark.parse_args(['--workers', '0']).workers == 0
+    assert benchmark.parse_args(['--beta', 'auto']).beta == 'auto'
+    assert benchmark.parse_args(['--beta', '0.25']).beta == 0.25
