@@ -64,6 +64,7 @@ from projects.fame.evaluation import (  # noqa: E402
     cross_validate_linear_probe, fit_linear_probe, knn_predict,
     predict_features)
 from projects.fame.ops import foreground_mask  # noqa: E402
+from tools.mask_quality import score_masks  # noqa: E402
 
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
@@ -373,25 +374,16 @@ def mask_quality(root: Path,
     and ``iou_chance``, the expected IoU of a random mask of that size.
     """
     clips, truths = _pretraining_clips(root, cfg, max_videos)
-    truth_area = truths.flatten(1).sum(1).double()
-    mask_area = float(round(beta * truths[0].numel()))
     quality = {}
     for hue_mode in HUE_MODES:
         masks = foreground_mask(clips, beta=beta, hue_mode=hue_mode)
-        inter = (masks & truths).flatten(1).sum(1).double()
-        union = (masks | truths).flatten(1).sum(1).double()
-        chance = beta * truth_area / (
-            truth_area + mask_area - beta * truth_area)
-        bound = torch.minimum(truth_area, torch.full_like(
-            truth_area, mask_area)) / torch.maximum(
-                truth_area, torch.full_like(truth_area, mask_area))
+        scores = score_masks(masks, truths)
+        # A random mask of fraction f holds f of the sprite (area a).
+        area, fraction = scores['area'], scores['fraction']
+        chance = fraction * area / (area + fraction - fraction * area)
         quality[hue_mode] = {
-            name: 100 * value.mean().item()
-            for name, value in dict(
-                iou=inter / union,
-                recall=inter / truth_area.clamp_min(1),
-                iou_bound=bound,
-                iou_chance=chance).items()
+            name: 100 * scores.get(name, chance).mean().item()
+            for name in ('iou', 'recall', 'iou_bound', 'iou_chance')
         }
     quality['videos'] = len(clips)
     quality['beta'] = beta

@@ -1,13 +1,14 @@
 # Copyright (c) OpenMMLab. All rights reserved.
-"""``beta='auto'``: a foreground fraction per clip (Otsu on the colour
-score), bounded by ``beta_range``."""
+"""``beta='auto'``: foreground seeds and a foreground fraction per clip
+(Otsu on the motion map and on the colour score), bounded by
+``beta_range``."""
 import pytest
 import torch
 from mmaction.registry import MODELS, TRANSFORMS
 from mmengine.registry import init_default_scope
 
 import projects.fame  # noqa: F401
-from projects.fame.ops import (foreground_fraction, foreground_maps,
+from projects.fame.ops import (adaptive_foreground_maps, foreground_maps,
                                foreground_mask, otsu_fraction)
 from projects.fame.utils import ConfigError
 
@@ -59,19 +60,39 @@ def test_otsu_fraction_batched_equals_per_map():
         assert value == otsu_fraction(maps[i:i + 1])[0]
 
 
-def test_foreground_fraction_respects_the_bounds():
-    maps = torch.stack([two_level_map(40, s) for s in (2, 12, 36)])
-    assert foreground_fraction(maps, (0.05, 0.5)).tolist() == pytest.approx(
-        [0.05, 144 / 1600, 0.5])
-    assert foreground_fraction(maps, (0.1, 0.2)).tolist() == pytest.approx(
-        [0.1, 0.1, 0.2])
+def test_fraction_is_the_scores_otsu_share_within_the_bounds():
+    clips = torch.stack([square_clip(side=s)[0] for s in (2, 6, 14, 20)])
+    for beta_range in ((0.05, 0.5), (0.1, 0.2)):
+        _, score, fractions = adaptive_foreground_maps(clips,
+                                                       beta_range=beta_range)
+        assert torch.equal(fractions,
+                           otsu_fraction(score).clamp(*beta_range))
+    # (0.1, 0.2) binds both ways: the smallest squares below, the largest
+    # above; the 14-pixel square (about 0.16 of the frame) is free.
+    assert fractions[:2].tolist() == pytest.approx([0.1, 0.1])
+    assert 0.1 < fractions[2] < 0.2
+    assert fractions[3].item() == pytest.approx(0.2)
+    # The actor's size shows: the fraction grows with the square.
+    _, _, free = adaptive_foreground_maps(clips, beta_range=(0.01, 1.))
+    assert free.tolist() == sorted(free.tolist())
+    assert free[0] < 0.05 and free[3] > 0.2
+
+
+def test_seeds_at_half_the_frame_are_the_papers_seeds():
+    """A seed range pinned at 0.5 takes the paper's top 50 % seeds."""
+    gen = torch.Generator().manual_seed(1)
+    clips = torch.rand(3, 3, 4, 16, 16, generator=gen)
+    motion, score = foreground_maps(clips)
+    pinned_motion, pinned = foreground_maps(clips, seed_range=(0.5, 0.5))
+    assert torch.equal(motion, pinned_motion)
+    torch.testing.assert_close(pinned, score, atol=1e-6, rtol=0)
 
 
 def test_auto_mask_counts_follow_each_clips_fraction():
     clips = torch.stack([square_clip(side=s)[0] for s in (4, 8, 14)])
     masks = foreground_mask(clips, 'auto')
-    _, score = foreground_maps(clips)
-    expected = (foreground_fraction(score) * 32 * 32).round().long()
+    _, score, fractions = adaptive_foreground_maps(clips)
+    expected = (fractions * 32 * 32).round().long()
     assert masks.dtype == torch.bool and masks.shape == (3, 32, 32)
     assert masks.flatten(1).sum(1).tolist() == expected.tolist()
     assert len(set(expected.tolist())) == 3  # one fraction per clip

@@ -26,7 +26,7 @@ keeps the background shortcut it is meant to remove.
 Usage::
 
     python tools/data/make_motion_dataset.py DIR [--size tiny|default]
-        [--seed N] [--overwrite]
+        [--seed N] [--overwrite] [--sprite-size LOW HIGH]
 
 or, from Python, ``generate(DIR, size='tiny', seed=0)``.
 
@@ -122,6 +122,7 @@ LISTS = ('probe_train', 'probe_val', 'test_iid', 'test_static',
 STREAMS = ('sources', 'seen_bg', 'unseen_bg') + LISTS + ('appearance', )
 
 SPRITE_SIZE = (0.4, 0.7)  # actor's diameter, fraction of frame (see top)
+MAX_SPRITE_SIZE = 0.7  # larger sprites leave an orbit no room in the frame
 SPEED = (1.5, 3.0)  # translation, pixels per frame
 PERIOD = (10.0, 20.0)  # oscillation and orbit, frames
 AMPLITUDE = (10.0, 20.0)  # oscillation amplitude, orbit radius, pixels
@@ -518,9 +519,14 @@ def _composite(background: np.ndarray, colours: np.ndarray, alpha: np.ndarray,
     return np.stack(frames), np.stack(masks)
 
 
-def _render_video(rng: np.random.Generator, look: np.random.Generator,
-                  label: int, background: np.ndarray,
-                  num_frames: int) -> Tuple[np.ndarray, np.ndarray]:
+def render_video(
+    rng: np.random.Generator,
+    look: np.random.Generator,
+    label: int,
+    background: np.ndarray,
+    num_frames: int,
+    sprite_size: Tuple[float, float] = SPRITE_SIZE
+) -> Tuple[np.ndarray, np.ndarray]:
     """Render a sprite moving with the motion of class ``label``.
 
     Args:
@@ -530,13 +536,16 @@ def _render_video(rng: np.random.Generator, look: np.random.Generator,
         label (int): Index of the class in ``CLASSES``.
         background (np.ndarray): RGB uint8 image of shape (H, W, 3).
         num_frames (int): Number of frames T.
+        sprite_size (tuple[float, float]): Range of the sprite's diameter,
+            a fraction of the frame side, drawn from ``look``. Defaults to
+            ``SPRITE_SIZE``.
 
     Returns:
         tuple[np.ndarray, np.ndarray]: Frames, uint8 of shape (T, H, W, 3),
         and sprite masks, bool of shape (T, H, W).
     """
     size = background.shape[0]
-    radius = look.uniform(*SPRITE_SIZE) * size / 2
+    radius = look.uniform(*sprite_size) * size / 2
     colours, alpha = _make_sprite(look, radius)
     steps = np.arange(num_frames, dtype=np.float64)
     motion = MOTIONS[CLASSES[label]](rng, steps, radius, size)
@@ -592,9 +601,16 @@ def _write_sample(root: Path, name: str, frames: np.ndarray,
     np.savez_compressed(mask_path, masks=masks)
 
 
-def _make_sample(seed: int, list_name: str, index: int, num_frames: int,
-                 scenes: int, seen: BackgroundPool,
-                 unseen: BackgroundPool) -> Tuple[int, np.ndarray, np.ndarray]:
+def _make_sample(
+    seed: int,
+    list_name: str,
+    index: int,
+    num_frames: int,
+    scenes: int,
+    seen: BackgroundPool,
+    unseen: BackgroundPool,
+    sprite_size: Tuple[float, float] = SPRITE_SIZE
+) -> Tuple[int, np.ndarray, np.ndarray]:
     """Render video ``index`` of a list, except ``test_static``.
 
     Pretraining videos take the seen backgrounds in order (each its own),
@@ -611,6 +627,7 @@ def _make_sample(seed: int, list_name: str, index: int, num_frames: int,
         scenes (int): Number of seen backgrounds each class owns.
         seen (BackgroundPool): Backgrounds of the pretraining videos.
         unseen (BackgroundPool): Backgrounds of the ``test_unseen_bg`` videos.
+        sprite_size (tuple[float, float]): See :func:`render_video`.
 
     Returns:
         tuple[int, np.ndarray, np.ndarray]: The label, the frames, uint8 of
@@ -632,7 +649,18 @@ def _make_sample(seed: int, list_name: str, index: int, num_frames: int,
         frames = np.repeat(background[None], num_frames, axis=0)
         return label, frames, np.zeros(frames.shape[:3], dtype=bool)
     look = _rng(seed, 'appearance', int(rng.integers(APPEARANCES)))
-    return (label, ) + _render_video(rng, look, label, background, num_frames)
+    return (label, ) + render_video(rng, look, label, background, num_frames,
+                                    sprite_size)
+
+
+def check_sprite_size(sprite_size: Tuple[float, float]) -> None:
+    """Refuse a sprite diameter range outside ``(0, MAX_SPRITE_SIZE]``."""
+    low, high = sprite_size
+    if not 0 < low <= high <= MAX_SPRITE_SIZE:
+        raise ValueError(
+            f'sprite_size must be (low, high) with 0 < low <= high <= '
+            f'{MAX_SPRITE_SIZE} (diameter as a fraction of the frame side), '
+            f'got {tuple(sprite_size)}')
 
 
 def check_dataset(root: Path) -> None:
@@ -721,7 +749,8 @@ def generate(root: str,
              size: str = 'default',
              seed: int = 0,
              progress: bool = True,
-             overwrite: bool = False) -> dict:
+             overwrite: bool = False,
+             sprite_size: Tuple[float, float] = SPRITE_SIZE) -> dict:
     """Generate the synthetic motion dataset (see the module docstring).
 
     Args:
@@ -735,6 +764,9 @@ def generate(root: str,
         overwrite (bool): Whether to replace a dataset already in ``root``;
             without it an existing dataset is kept as it is. Defaults to
             False.
+        sprite_size (tuple[float, float]): Range of the sprites' diameter,
+            a fraction of the frame side, within ``(0, MAX_SPRITE_SIZE]``.
+            Defaults to ``SPRITE_SIZE``, the actor size FAME assumes.
 
     Returns:
         dict: Summary of the dataset: ``root``, ``video_dir``, ``mask_dir``,
@@ -743,6 +775,7 @@ def generate(root: str,
     """
     if size not in SIZES:
         raise ValueError(f'size must be one of {list(SIZES)}, got {size!r}')
+    check_sprite_size(sprite_size)
     root_path = Path(root)
     if not _prepare_root(root_path, overwrite):
         return _summary(root_path)
@@ -768,7 +801,7 @@ def generate(root: str,
         for index in range(count):
             label, frames, masks = _make_sample(seed, list_name, index,
                                                 num_frames, config['scenes'],
-                                                seen, unseen)
+                                                seen, unseen, sprite_size)
             name = f'{list_name}/{index:05d}'
             _write_sample(root_path, name, frames, masks)
             lines[list_name].append(f'{name}.mp4 {label}\n')
@@ -830,6 +863,14 @@ def parse_args() -> argparse.Namespace:
         '--size', choices=list(SIZES), default='default', help='dataset size')
     parser.add_argument('--seed', type=int, default=0, help='random seed')
     parser.add_argument(
+        '--sprite-size',
+        type=float,
+        nargs=2,
+        default=SPRITE_SIZE,
+        metavar=('LOW', 'HIGH'),
+        help='range of the sprites\' diameter, a fraction of the frame side '
+        f'(default {SPRITE_SIZE[0]} {SPRITE_SIZE[1]})')
+    parser.add_argument(
         '--overwrite',
         action='store_true',
         help='replace a dataset that already exists in the folder')
@@ -844,8 +885,9 @@ def main() -> None:
             args.root,
             size=args.size,
             seed=args.seed,
-            overwrite=args.overwrite)
-    except (FileExistsError, FileNotFoundError) as err:
+            overwrite=args.overwrite,
+            sprite_size=tuple(args.sprite_size))
+    except (FileExistsError, FileNotFoundError, ValueError) as err:
         raise SystemExit(f'error: {err}')
     print(f'Dataset in {summary["root"]}: {len(summary["classes"])} classes, '
           f'videos under {summary["video_dir"]}')

@@ -1,10 +1,11 @@
 # Copyright (c) OpenMMLab. All rights reserved.
-from .fame import (blur_kernel_size, check_beta, check_beta_range, colour_bins,
-                   foreground_fraction, foreground_maps, foreground_mask,
-                   merge_foreground_background, motion_map, otsu_fraction)
+from .fame import (adaptive_foreground_maps, blur_kernel_size, check_beta,
+                   check_beta_range, colour_bins, foreground_maps,
+                   foreground_mask, merge_foreground_background, motion_map,
+                   otsu_fraction)
 
 __all__ = [
     'blur_kernel_size', 'check_beta', 'check_beta_range', 'colour_bins',
-    'foreground_fraction', 'foreground_maps', 'foreground_mask',
+    'adaptive_foreground_maps', 'foreground_maps', 'foreground_mask',
     'merge_foreground_background', 'motion_map', 'otsu_fraction'
 ]

@@ -60,10 +60,12 @@ def _top_k_mask(scores: Tensor, k: int) -> Tensor:
     return mask.view_as(scores)
 
 
-def _top_counts_mask(scores: Tensor, counts: Tensor) -> Tensor:
-    """Boolean (N, H, W) mask with ``counts[i]`` True at the top scores of
-    map ``i``: the pixels whose rank in their map is below its count."""
+def _top_fraction_mask(scores: Tensor, fractions: Tensor) -> Tensor:
+    """Boolean (N, H, W) mask holding the top ``round(fractions[i] * H * W)``
+    scores of map ``i`` (at least one): the pixels whose rank in their map
+    is below that count."""
     flat = scores.flatten(1)
+    counts = (fractions * flat.shape[1]).round().long().clamp_min(1)
     order = flat.argsort(dim=1, descending=True, stable=True)
     positions = torch.arange(flat.shape[1], device=flat.device)
     ranks = torch.empty_like(order).scatter_(1, order,
@@ -150,19 +152,29 @@ def colour_bins(frames: Tensor, hue_mode: str = 'turns') -> Tensor:
 
 
 def _seed_histogram(bins: Tensor, seeds: Tensor, prior: float) -> Tensor:
-    """Normalised colour histograms (N, NUM_BINS) of the seed pixels."""
-    seed_bins = bins.flatten(1).gather(1, seeds)
+    """Normalised colour histograms (N, NUM_BINS) of the seed pixels.
+
+    ``seeds`` holds the flat indices of each map's seeds (N, K), or is a
+    boolean (N, H * W) selection of them.
+    """
+    bins = bins.flatten(1)
+    if seeds.dtype == torch.bool:
+        weights = seeds.to(torch.float32)
+    else:
+        bins = bins.gather(1, seeds)
+        weights = torch.ones_like(bins, dtype=torch.float32)
     hist = torch.full((bins.shape[0], NUM_BINS),
                       prior,
                       dtype=torch.float32,
                       device=bins.device)
-    hist.scatter_add_(1, seed_bins,
-                      torch.ones_like(seed_bins, dtype=hist.dtype))
+    hist.scatter_add_(1, bins, weights)
     return hist / hist.sum(1, keepdim=True)
 
 
-def foreground_maps(clips: Tensor,
-                    hue_mode: str = 'turns') -> Tuple[Tensor, Tensor]:
+def foreground_maps(
+        clips: Tensor,
+        hue_mode: str = 'turns',
+        seed_range: Optional[Sequence[float]] = None) -> Tuple[Tensor, Tensor]:
     """Motion map and colour foreground score of each clip.
 
     Motion only picks the seeds: the top 50 % most moving pixels are
@@ -173,6 +185,11 @@ def foreground_maps(clips: Tensor,
     Args:
         clips (Tensor): RGB clips of shape (N, 3, T, H, W) in [0, 1].
         hue_mode (str): See :func:`colour_bins`. Defaults to ``'turns'``.
+        seed_range (Sequence[float], optional): For ``beta='auto'``: the
+            foreground seeds of each clip are then the pixels above the Otsu
+            threshold of its motion map (:func:`otsu_fraction`), their share
+            clamped to ``seed_range = (low, high)``, instead of the top
+            50 %. Defaults to None.
 
     Returns:
         Tuple[Tensor, Tensor]: Motion maps and colour scores, each of shape
@@ -185,7 +202,11 @@ def foreground_maps(clips: Tensor,
     num_pixels = clips.shape[-2] * clips.shape[-1]
     motion = motion_map(clips)
     order = motion.flatten(1).argsort(dim=1, descending=True)
-    fg_seeds = order[:, :int(FOREGROUND_SEED_RATIO * num_pixels)]
+    if seed_range is None:
+        fg_seeds = order[:, :int(FOREGROUND_SEED_RATIO * num_pixels)]
+    else:
+        seed_fractions = otsu_fraction(motion).clamp(*seed_range)
+        fg_seeds = _top_fraction_mask(motion, seed_fractions).flatten(1)
     bg_seeds = order[:, num_pixels - int(BACKGROUND_SEED_RATIO * num_pixels):]
 
     bins = colour_bins(clips.mean(2), hue_mode)
@@ -227,24 +248,33 @@ def check_beta_range(beta_range: Sequence[float]) -> Tuple[float, float]:
     return values
 
 
-def foreground_fraction(score: Tensor,
-                        beta_range: Sequence[float] = (0.05, 0.5)) -> Tensor:
-    """Per-clip foreground fraction of ``beta='auto'``.
+def adaptive_foreground_maps(
+    clips: Tensor,
+    hue_mode: str = 'turns',
+    beta_range: Sequence[float] = (0.05, 0.5)
+) -> Tuple[Tensor, Tensor, Tensor]:
+    """The maps of :func:`foreground_maps` with seeds and fraction per clip.
 
-    The share of pixels above the Otsu threshold of each clip's colour
-    score (:func:`otsu_fraction`), clamped to ``beta_range``.
+    ``beta='auto'``: the foreground seeds are the pixels above the Otsu
+    threshold of the clip's motion map, and the foreground fraction is the
+    share of pixels above the Otsu threshold of the resulting colour score
+    (:func:`otsu_fraction`), both clamped to ``beta_range``. A small actor
+    thus gets few seeds and a small mask, a large one up to
+    ``beta_range[1]``.
 
     Args:
-        score (Tensor): Colour scores of shape (N, H, W) in [0, 1], from
-            :func:`foreground_maps`.
-        beta_range (Sequence[float]): Bounds ``(low, high)`` of the
-            fraction. Defaults to ``(0.05, 0.5)``.
+        clips (Tensor): RGB clips of shape (N, 3, T, H, W) in [0, 1].
+        hue_mode (str): See :func:`colour_bins`. Defaults to ``'turns'``.
+        beta_range (Sequence[float]): Bounds ``(low, high)`` of the seed
+            share and of the fraction. Defaults to ``(0.05, 0.5)``.
 
     Returns:
-        Tensor: Fractions of shape (N, ).
+        Tuple[Tensor, Tensor, Tensor]: Motion maps and colour scores, each
+        of shape (N, H, W) in [0, 1], and the fractions, shape (N, ).
     """
     low, high = check_beta_range(beta_range)
-    return otsu_fraction(score).clamp(low, high)
+    motion, score = foreground_maps(clips, hue_mode, seed_range=(low, high))
+    return motion, score, otsu_fraction(score).clamp(low, high)
 
 
 def foreground_mask(clips: Tensor,
@@ -256,12 +286,12 @@ def foreground_mask(clips: Tensor,
     Args:
         clips (Tensor): RGB clips of shape (N, 3, T, H, W) in [0, 1].
         beta (float | str): Fraction of pixels marked as foreground, in
-            (0, 1], or ``'auto'``: a fraction per clip, chosen by
-            :func:`foreground_fraction` within ``beta_range``. Defaults to
-            0.5.
+            (0, 1], or ``'auto'``: seeds and a fraction per clip, from
+            :func:`adaptive_foreground_maps` within ``beta_range``.
+            Defaults to 0.5.
         hue_mode (str): See :func:`colour_bins`. Defaults to ``'turns'``.
-        beta_range (Sequence[float]): Bounds of the fraction of
-            ``beta='auto'``; unused otherwise. Defaults to ``(0.05, 0.5)``.
+        beta_range (Sequence[float]): Bounds of ``beta='auto'``; unused
+            otherwise. Defaults to ``(0.05, 0.5)``.
 
     Returns:
         Tensor: Boolean masks of shape (N, H, W), shared by all frames, with
@@ -269,13 +299,12 @@ def foreground_mask(clips: Tensor,
         ``beta='auto'`` ``round(fraction * H * W)`` (at least one).
     """
     check_beta(beta)
+    if beta == 'auto':
+        _, score, fractions = adaptive_foreground_maps(
+            clips, hue_mode, beta_range)
+        return _top_fraction_mask(score, fractions)
     _, score = foreground_maps(clips, hue_mode)
-    num_pixels = score.shape[-2] * score.shape[-1]
-    if beta != 'auto':
-        return _top_k_mask(score, int(beta * num_pixels))
-    fraction = foreground_fraction(score, beta_range)
-    counts = (fraction * num_pixels).round().long().clamp_min(1)
-    return _top_counts_mask(score, counts)
+    return _top_k_mask(score, int(beta * score.shape[-2] * score.shape[-1]))
 
 
 def merge_foreground_background(clips: Tensor,

@@ -1,0 +1,134 @@
+# Copyright (c) OpenMMLab. All rights reserved.
+import json
+from pathlib import Path
+from types import ModuleType
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from projects.fame.ops import foreground_mask, motion_map
+from tests.tool_loader import load_tool
+
+
+@pytest.fixture(scope='module')
+def tool() -> ModuleType:
+    return load_tool('mask_quality')
+
+
+def write_video(path: Path, frames: np.ndarray) -> str:
+    """Write RGB uint8 frames (T, H, W, 3) as an MJPG avi."""
+    height, width = frames.shape[1:3]
+    writer = cv2.VideoWriter(
+        str(path), cv2.VideoWriter_fourcc(*'MJPG'), 10, (width, height))
+    for frame in frames:
+        writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    writer.release()
+    return str(path)
+
+
+@pytest.fixture(scope='module')
+def run(tool, tmp_path_factory):
+    root = tmp_path_factory.mktemp('mask_quality')
+    ground = np.zeros((120, 160, 3), np.uint8)
+    ground[..., 1] = np.linspace(40, 160, 160, dtype=np.uint8)
+    frames = np.repeat(ground[None], 40, axis=0)
+    for t, frame in enumerate(frames):
+        frame[40:70, 10 + 3 * t:40 + 3 * t] = (230, 30, 30)
+    video = write_video(root / 'square.avi', frames)
+    out = root / 'out'
+    results = tool.main([
+        '--out',
+        str(out), '--videos', '40', '--crop-size', '32', '--betas', '0.5',
+        'auto', '--real', video
+    ])
+    return out, results, video
+
+
+def test_score_masks_by_hand(tool):
+    truth = torch.zeros(1, 4, 4, dtype=torch.bool)
+    truth[0, :2, :2] = True  # 4 pixels
+    mask = torch.zeros(1, 4, 4, dtype=torch.bool)
+    mask[0, :2, 1:4] = True  # 6 pixels, 2 on the sprite
+    scores = tool.score_masks(mask, truth)
+    assert scores['iou'].item() == pytest.approx(2 / 8)
+    assert scores['recall'].item() == pytest.approx(2 / 4)
+    assert scores['iou_bound'].item() == pytest.approx(4 / 6)
+    assert scores['fraction'].item() == pytest.approx(6 / 16)
+    assert scores['area'].item() == pytest.approx(4 / 16)
+
+
+def test_outputs_and_bins(tool, run):
+    out, results, _ = run
+    on_disk = json.loads((out / 'mask_quality.json').read_text())
+    assert on_disk['synthetic'] == results['synthetic']
+    assert on_disk['settings']['betas'] == [0.5, 'auto']
+    assert (out / 'mask_quality.png').stat().st_size > 0
+    table = (out / 'mask_quality.md').read_text()
+    assert '| beta 0.5 |' in table and '| beta auto (0.05, 0.5) |' in table
+    for beta in ('0.5', 'auto'):
+        bins = results['synthetic'][beta]['bins']
+        assert [b['bin'] for b in bins] == [
+            '0-5 %', '5-10 %', '10-20 %', '20-30 %', '30-100 %'
+        ]
+        assert sum(b['videos'] for b in bins) == 40
+    fixed = results['synthetic']['0.5']['bins']
+    # A fixed half-frame mask: its fraction is 50 % in every bin.
+    assert all(b['fraction'] == pytest.approx(50) for b in fixed
+               if b['videos'])
+
+
+def test_sprites_of_every_size(tool):
+    clips, truths = tool.synthetic_clips(30, (0.15, 0.7), 32, seed=1)
+    assert clips.shape == (30, 3, 8, 32, 32) and truths.shape == (30, 32, 32)
+    area = truths.flatten(1).float().mean(1)
+    assert area.min() < 0.08 and area.max() > 0.3
+    again, _ = tool.synthetic_clips(30, (0.15, 0.7), 32, seed=1)
+    assert torch.equal(clips, again)
+
+
+def test_real_video_motion_inside_the_mask(tool, run):
+    _, results, video = run
+    row, = results['real']
+    assert row['video'] == 'square.avi'
+    frames = tool.load_clip(video, tool.REAL_CLIP_LEN, tool.FRAME_INTERVAL,
+                            tool.REAL_CROP_SIZE,
+                            tool.clip_rng(video, 0))['frames']
+    clip = torch.from_numpy(frames).permute(3, 0, 1, 2)[None] / 255.
+    motion = motion_map(clip)[0]
+    mask = foreground_mask(clip, 0.5)[0]
+    expected = 100 * (motion[mask].sum() / motion.sum()).item()
+    assert row['0.5']['motion_inside'] == pytest.approx(expected)
+    assert row['0.5']['fraction'] == pytest.approx(50)
+    # The adaptive mask fits the square more tightly: smaller, and denser
+    # in motion.
+    auto = row['auto']
+    assert auto['fraction'] < 50
+    assert auto['motion_inside'] / auto['fraction'] > 99 / 50
+
+
+@pytest.mark.parametrize('flags', [
+    ['--betas', 'half'],
+    ['--betas', '1.5'],
+    ['--beta-range', '0.6', '0.5'],
+    ['--sprite-size', '0.2', '0.9'],
+    ['--videos', '0'],
+    ['--crop-size', '256'],
+])
+def test_bad_arguments(tool, flags, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        tool.parse_args(['--out', str(tmp_path)] + flags)
+    assert 'error' in capsys.readouterr().err
+
+
+def test_unreadable_real_video_is_named(tool, tmp_path):
+    bad = tmp_path / 'bad.mp4'
+    bad.write_bytes(b'not a video')
+    with pytest.raises(SystemExit, match='bad.mp4'):
+        tool.main([
+            '--out',
+            str(tmp_path / 'out'), '--videos', '2', '--crop-size', '32',
+            '--real',
+            str(bad)
+        ])
