@@ -40,7 +40,7 @@ import os.path as osp
 import sys
 import zlib
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Union
 
 # Put the repository root first on ``sys.path`` so that ``projects.fame``
 # imports whatever the working directory is.
@@ -81,10 +81,13 @@ def positive_int(text: str) -> int:
     return value
 
 
-def fraction(text: str) -> float:
+def fraction(text: str) -> Union[float, str]:
+    if text == 'auto':
+        return text
     value = float(text)
     if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f'must be in (0, 1], got {value}')
+        raise argparse.ArgumentTypeError(
+            f"must be in (0, 1] or 'auto', got {value}")
     return value
 
 
@@ -106,7 +109,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         '--beta',
         type=fraction,
         default=0.5,
-        help='fraction of each frame kept as foreground')
+        help="fraction of each frame kept as foreground, or 'auto' (a "
+        'fraction per clip, within 0.05-0.5)')
     parser.add_argument(
         '--crop-size',
         type=positive_int,
@@ -224,24 +228,32 @@ def to_tensor(frames: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(frames).permute(3, 0, 1, 2).float() / 255
 
 
-def run_fame(frames: np.ndarray, background: np.ndarray, beta: float,
-             hue_mode: str) -> Dict[str, np.ndarray]:
+def run_fame(frames: np.ndarray, background: np.ndarray,
+             beta: Union[float, str], hue_mode: str) -> Dict[str, np.ndarray]:
     """FAME maps of a clip and the clip merged onto another's background.
 
     Args:
         frames (np.ndarray): The clip, RGB uint8 of shape (T, H, W, 3).
         background (np.ndarray): The clip lending its background, same
             shape.
-        beta (float): Foreground fraction.
+        beta (float | str): Foreground fraction, or ``'auto'``.
         hue_mode (str): ``'turns'`` or ``'radians'``.
 
     Returns:
         dict[str, np.ndarray]: ``motion`` and ``score`` (H, W) maps in
-        [0, 1], the boolean ``mask`` (H, W) and the ``merged`` clip
-        (T, H, W, 3) uint8.
+        [0, 1], the boolean ``mask`` (H, W), the ``merged`` clip
+        (T, H, W, 3) uint8, the foreground ``seeds`` and the mask's share
+        of the frame (``fraction``).
     """
     clips = torch.stack([to_tensor(frames), to_tensor(background)])
-    motion, score = fame_op.foreground_maps(clips[:1], hue_mode)
+    seed_fraction = fame_op.FOREGROUND_SEED_RATIO
+    if beta == 'auto':
+        motion, score, _ = fame_op.adaptive_foreground_maps(
+            clips[:1], hue_mode)
+        seed_fraction = fame_op.otsu_fraction(motion).clamp(
+            *fame_op.BETA_RANGE).item()
+    else:
+        motion, score = fame_op.foreground_maps(clips[:1], hue_mode)
     mask = fame_op.foreground_mask(clips[:1], beta, hue_mode)
     # Clip 1 lends clip 0 its background; only clip 0's result is kept.
     merged = fame_op.merge_foreground_background(
@@ -249,6 +261,8 @@ def run_fame(frames: np.ndarray, background: np.ndarray, beta: float,
     merged = (merged.permute(1, 2, 3, 0) * 255).round().byte().numpy()
     motion, mask = motion[0].numpy(), mask[0].numpy()
     return dict(
+        seeds=seed_regions(motion, seed_fraction),
+        fraction=float(mask.mean()),
         motion=motion,
         motion_inside=float(motion[mask].sum() / max(motion.sum(), 1e-8)),
         score=score[0].numpy(),
@@ -269,11 +283,18 @@ def outline(image: np.ndarray, region: np.ndarray, colour: tuple) -> None:
     cv2.drawContours(image, contours, -1, colour, 1)
 
 
-def seed_regions(motion: np.ndarray) -> Dict[str, np.ndarray]:
-    """Boolean (H, W) maps of FAME's foreground and background seeds."""
+def seed_regions(
+        motion: np.ndarray,
+        foreground: float = fame_op.FOREGROUND_SEED_RATIO
+) -> Dict[str, np.ndarray]:
+    """Boolean (H, W) maps of FAME's foreground and background seeds.
+
+    ``foreground`` is the share of the most moving pixels taken as
+    foreground seeds: 0.5, or per clip for ``beta='auto'``.
+    """
     order = np.argsort(-motion, axis=None, kind='stable')
     num_pixels = motion.size
-    num_foreground = int(fame_op.FOREGROUND_SEED_RATIO * num_pixels)
+    num_foreground = max(1, round(foreground * num_pixels))
     num_background = int(fame_op.BACKGROUND_SEED_RATIO * num_pixels)
     regions = {}
     for name, chosen in (('foreground', order[:num_foreground]),
@@ -338,7 +359,7 @@ def make_sheet(clip: Dict, background: Dict, fame: Dict[str, np.ndarray],
     mean_frame = frames.astype(np.float32).mean(0).round().astype(np.uint8)
     paste(0, 0, mean_frame)
     motion = heatmap(fame['motion'], cv2.COLORMAP_INFERNO)
-    seeds = seed_regions(fame['motion'])
+    seeds = fame['seeds']
     outline(motion, seeds['foreground'], FOREGROUND_SEED_COLOUR)
     outline(motion, seeds['background'], BACKGROUND_SEED_COLOUR)
     paste(1, 0, motion)
@@ -372,7 +393,8 @@ def make_sheet(clip: Dict, background: Dict, fame: Dict[str, np.ndarray],
         f'{clip["num_frames"]} frames',
         f'clip {len(frames)}x{args.frame_interval} from frame '
         f'{clip["indices"][0]}; background: {background["name"]}',
-        f'crop {size}  beta {args.beta}  hue {hue_mode}  seed {args.seed}  '
+        f'crop {size}  beta {beta_text(args.beta, fame)}  hue {hue_mode}  '
+        f'seed {args.seed}  '
         f"|  motion inside the mask: {100 * fame['motion_inside']:.0f}%"
     ]
     lines = [part for line in header for part in wrap(line, sheet.shape[1])]
@@ -384,11 +406,17 @@ def make_sheet(clip: Dict, background: Dict, fame: Dict[str, np.ndarray],
     labels = (['frames', 'mean | frames'],
               ['motion', 'map + seeds:', 'fg=white bg=cyan',
                '| frame diffs'], ['colour score', 'P_F / (P_F + P_B)'],
-              ['mask', f'beta {args.beta}'], ['merged', 'over background'])
+              ['mask', f'beta {beta_text(args.beta, fame)}'
+               ], ['merged', 'over background'])
     for row, lines in enumerate(labels):
         y, _ = cell_origin(row, 0, size)
         put_lines(sheet, lines, 6, y + 14, scale=0.38, step=14)
     return sheet
+
+
+def beta_text(beta: Union[float, str], fame: Dict) -> str:
+    """``beta`` as set, with the clip's fraction for ``'auto'``."""
+    return f'auto: {fame["fraction"]:.2f}' if beta == 'auto' else str(beta)
 
 
 def gif_frames(clip: Dict, fame: Dict[str, np.ndarray]) -> List[np.ndarray]:

@@ -1,11 +1,12 @@
 # Copyright (c) OpenMMLab. All rights reserved.
-from .fame import (adaptive_foreground_maps, blur_kernel_size, check_beta,
-                   check_beta_range, colour_bins, foreground_maps,
+from .fame import (BETA_RANGE, adaptive_foreground_maps, blur_kernel_size,
+                   check_beta, check_beta_range, colour_bins, foreground_maps,
                    foreground_mask, merge_foreground_background, motion_map,
                    otsu_fraction)
 
 __all__ = [
-    'blur_kernel_size', 'check_beta', 'check_beta_range', 'colour_bins',
-    'adaptive_foreground_maps', 'foreground_maps', 'foreground_mask',
-    'merge_foreground_background', 'motion_map', 'otsu_fraction'
+    'BETA_RANGE', 'blur_kernel_size', 'check_beta', 'check_beta_range',
+    'colour_bins', 'adaptive_foreground_maps', 'foreground_maps',
+    'foreground_mask', 'merge_foreground_background', 'motion_map',
+    'otsu_fraction'
 ]

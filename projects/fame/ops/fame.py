@@ -30,6 +30,8 @@ FOREGROUND_SEED_RATIO = 0.5
 BACKGROUND_SEED_RATIO = 0.1
 NUM_LEVELS = 10  # quantisation levels per colour axis
 NUM_BINS = NUM_LEVELS**3
+# Default bounds of the per-clip seed share and fraction of beta='auto'.
+BETA_RANGE = (0.05, 0.5)
 
 
 def blur_kernel_size(crop_size: int) -> int:
@@ -251,7 +253,7 @@ def check_beta_range(beta_range: Sequence[float]) -> Tuple[float, float]:
 def adaptive_foreground_maps(
     clips: Tensor,
     hue_mode: str = 'turns',
-    beta_range: Sequence[float] = (0.05, 0.5)
+    beta_range: Sequence[float] = BETA_RANGE
 ) -> Tuple[Tensor, Tensor, Tensor]:
     """The maps of :func:`foreground_maps` with seeds and fraction per clip.
 
@@ -280,7 +282,7 @@ def adaptive_foreground_maps(
 def foreground_mask(clips: Tensor,
                     beta: Union[float, str] = 0.5,
                     hue_mode: str = 'turns',
-                    beta_range: Sequence[float] = (0.05, 0.5)) -> Tensor:
+                    beta_range: Sequence[float] = BETA_RANGE) -> Tensor:
     """Binary foreground masks of a batch of clips.
 
     Args:

@@ -6,7 +6,7 @@ import torch
 from mmaction.registry import TRANSFORMS
 from mmcv.transforms import BaseTransform
 
-from ..ops import check_beta, check_beta_range, foreground_mask
+from ..ops import BETA_RANGE, check_beta, check_beta_range, foreground_mask
 
 
 @TRANSFORMS.register_module()
@@ -35,7 +35,7 @@ class FAMEMask(BaseTransform):
     def __init__(self,
                  beta: Union[float, str] = 0.5,
                  hue_mode: str = 'turns',
-                 beta_range: Sequence[float] = (0.05, 0.5)) -> None:
+                 beta_range: Sequence[float] = BETA_RANGE) -> None:
         self.beta = check_beta(beta)
         self.beta_range = check_beta_range(beta_range)
         self.hue_mode = hue_mode

@@ -7,7 +7,7 @@ from mmaction.registry import MODELS
 from mmaction.utils import SampleList
 from torch import Tensor, nn
 
-from ...ops import (check_beta, check_beta_range, foreground_mask,
+from ...ops import (BETA_RANGE, check_beta, check_beta_range, foreground_mask,
                     merge_foreground_background)
 from ...utils import ConfigError
 from .precision import autocast_off
@@ -58,7 +58,7 @@ class FAMEBlending(BaseMiniBatchBlending, nn.Module):
 
     def __init__(self,
                  beta: Union[float, str] = 0.5,
-                 beta_range: Sequence[float] = (0.05, 0.5),
+                 beta_range: Sequence[float] = BETA_RANGE,
                  prob: float = 1.0,
                  hue_mode: str = 'turns',
                  mean: Optional[Sequence[float]] = None,
