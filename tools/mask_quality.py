@@ -26,7 +26,9 @@ that folder exists; a 16x2 clip at 112 px, at the position
 ``tools/visualize_fame.py`` draws), where no true mask exists, each setting
 is scored by
 the share of the clip's motion map inside the mask (``motion_inside``),
-beside a random mask's expected share, the mask's fraction of the frame.
+beside a random mask's expected share, the mask's fraction of the frame;
+each clip's ``cut_ratio`` (:func:`shot_cut_ratio`, the measure of
+``FAMEBlending``'s shot-cut guard) is listed with it.
 
 Writes ``DIR/mask_quality.json``, ``DIR/mask_quality.md`` and
 ``DIR/mask_quality.png`` (IoU per size bin).
@@ -49,7 +51,7 @@ from make_motion_dataset import (  # noqa: E402
     _load_sources, check_sprite_size, render_video)
 
 from projects.fame.ops import (check_beta, check_beta_range,  # noqa: E402
-                               foreground_mask, motion_map)
+                               foreground_mask, motion_map, shot_cut_ratio)
 from tools.visualize_fame import clip_rng, load_clip  # noqa: E402
 
 matplotlib.use('Agg')
@@ -208,7 +210,8 @@ def real_motion_inside(paths: Sequence[str], betas: Sequence,
                            clip_rng(path, seed))['frames']
         clip = torch.from_numpy(frames).permute(3, 0, 1, 2)[None] / 255.
         motion = motion_map(clip)[0]
-        row = dict(video=Path(path).name)
+        row = dict(
+            video=Path(path).name, cut_ratio=shot_cut_ratio(clip).item())
         for beta in betas:
             mask = foreground_mask(clip, beta, beta_range=beta_range)[0]
             row[str(beta)] = dict(
@@ -252,12 +255,13 @@ def write_markdown(results: dict, path: Path) -> None:
         lines += [
             '', 'Real videos: motion inside the mask / the mask\'s share of '
             'the frame (a random mask holds its share of the motion), %:', '',
-            '| video | ' + ' | '.join(f'beta {b}'
-                                      for b in settings['betas']) + ' |',
-            '|---' * (1 + len(settings['betas'])) + '|'
+            '| video | cut ratio | ' + ' | '.join(
+                f'beta {b}' for b in settings['betas']) + ' |',
+            '|---' * (2 + len(settings['betas'])) + '|'
         ]
         for row in results['real']:
-            lines.append(f'| {row["video"]} | ' + ' | '.join(
+            lines.append(f'| {row["video"]} | {row["cut_ratio"]:.1f} | ' +
+                         ' | '.join(
                 f'{row[str(b)]["motion_inside"]:.0f} / '
                 f'{row[str(b)]["fraction"]:.0f}'
                 for b in settings['betas']) + ' |')

@@ -194,6 +194,22 @@ def test_train_step_and_ema():
         assert param.grad is not None, name
 
 
+def test_shot_cut_guard_count_is_logged():
+    model = build_model(fame=dict(type='FAMEBlending', max_cut_ratio=6.))
+    model.train()
+    batch = train_batch(num_videos=2, seed=0)
+    # Video 1's first view: a still clip whose scene changes at frame 2.
+    cut = torch.full((1, 3, 4, 32, 32), 60, dtype=torch.uint8)
+    cut[:, :, 2:] = 200
+    batch['inputs'][2] = cut
+    log_vars = model.train_step(batch, optim_wrapper(model))
+    assert log_vars['fame_cuts_unmerged'] == 1
+    plain = build_model()
+    plain.train()
+    log_vars = plain.train_step(train_batch(2), optim_wrapper(plain))
+    assert 'fame_cuts_unmerged' not in log_vars
+
+
 def step_gradients(per_direction_backward, scale=1.):
     """Loss and query gradients of ``scale * loss`` for one batch."""
     model = build_model()

@@ -120,6 +120,24 @@ def motion_map(clips: Tensor) -> Tensor:
     return _minmax_normalize(_blur(diff))
 
 
+def shot_cut_ratio(clips: Tensor) -> Tensor:
+    """How much a clip's largest frame change stands out, per clip.
+
+    The mean absolute difference of each pair of consecutive frames; the
+    ratio of the largest to the median. A shot cut inside the clip changes
+    the whole frame at one step (ratios of 8-13 on the cut clips of
+    ``docs/algorithm.md``, at most 5 on the others).
+
+    Args:
+        clips (Tensor): RGB clips of shape (N, C, T, H, W), T >= 2.
+
+    Returns:
+        Tensor: Ratios of shape (N, ), at least 1.
+    """
+    steps = (clips[:, :, 1:] - clips[:, :, :-1]).abs().mean((1, 3, 4))
+    return steps.amax(1) / steps.median(1).values.clamp_min(1e-4)
+
+
 def colour_bins(frames: Tensor, hue_mode: str = 'turns') -> Tensor:
     """Quantise RGB frames into FAME's 1000 hue-saturation-value bins.
 

@@ -170,7 +170,9 @@ class MoCoRecognizer(BaseModel):
             data_samples (List[ActionDataSample]): Unused.
 
         Returns:
-            dict[str, Tensor]: Loss and contrastive top-1 accuracy.
+            dict[str, Tensor]: Loss and contrastive top-1 accuracy, and
+            with FAME's shot-cut guard on (``max_cut_ratio``), the number
+            of clips of view 1 it left unmerged.
         """
         view1, view2 = inputs
         self.key_encoder.update_parameters(self._query_encoder())
@@ -186,8 +188,12 @@ class MoCoRecognizer(BaseModel):
         loss2, top1_2 = self.head.contrast(
             self.encode_query(view2), key1, queue)
         self.head.enqueue(torch.cat([key2, key1]))
-        return dict(
+        log = dict(
             loss_contrast=(loss1 + loss2) / 2, top1_acc=(top1_1 + top1_2) / 2)
+        fame = getattr(self.data_preprocessor, 'fame', None)
+        if getattr(fame, 'num_cuts_unmerged', None) is not None:
+            log['fame_cuts_unmerged'] = fame.num_cuts_unmerged
+        return log
 
     def _backward_per_direction(self, clips: Tensor) -> bool:
         """Whether to backpropagate the first direction on its own now.

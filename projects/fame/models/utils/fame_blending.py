@@ -8,7 +8,7 @@ from mmaction.utils import SampleList
 from torch import Tensor, nn
 
 from ...ops import (BETA_RANGE, check_beta, check_beta_range, foreground_mask,
-                    merge_foreground_background)
+                    merge_foreground_background, shot_cut_ratio)
 from ...utils import ConfigError
 from .precision import autocast_off
 
@@ -54,6 +54,13 @@ class FAMEBlending(BaseMiniBatchBlending, nn.Module):
             Defaults to None.
         max_pixel_value (float): Value of a white pixel before
             normalisation. Defaults to 255.
+        max_cut_ratio (float, optional): Leave a clip unmerged when its
+            largest frame change is more than this many times its median
+            one (:func:`shot_cut_ratio`): a shot cut inside the clip, whose
+            motion map would follow the cut. The clips left so are counted
+            in :attr:`num_cuts_unmerged` (the last batch's, logged by
+            :class:`MoCoRecognizer` as ``fame_cuts_unmerged``). Defaults
+            to None: every clip is merged, as in the paper.
     """
 
     def __init__(self,
@@ -63,7 +70,8 @@ class FAMEBlending(BaseMiniBatchBlending, nn.Module):
                  hue_mode: str = 'turns',
                  mean: Optional[Sequence[float]] = None,
                  std: Optional[Sequence[float]] = None,
-                 max_pixel_value: float = 255.) -> None:
+                 max_pixel_value: float = 255.,
+                 max_cut_ratio: Optional[float] = None) -> None:
         nn.Module.__init__(self)
         BaseMiniBatchBlending.__init__(self, num_classes=0)
         if not 0 <= prob <= 1:
@@ -84,6 +92,13 @@ class FAMEBlending(BaseMiniBatchBlending, nn.Module):
                 value = value.view(1, -1, 1, 1, 1)
             self.register_buffer(name, value, persistent=False)
         self.max_pixel_value = max_pixel_value
+        if max_cut_ratio is not None and not max_cut_ratio > 1:
+            raise ConfigError(
+                'max_cut_ratio', f'must be above 1 or None, got '
+                f'{max_cut_ratio} (the largest frame change over the '
+                'median one beyond which a clip is left unmerged)')
+        self.max_cut_ratio = max_cut_ratio
+        self.num_cuts_unmerged: Optional[Tensor] = None
 
     def merge(self,
               clips: Tensor,
@@ -114,6 +129,11 @@ class FAMEBlending(BaseMiniBatchBlending, nn.Module):
         if self.prob < 1:
             keep = torch.rand(clips.shape[0], device=clips.device) >= self.prob
             masks = masks | keep[:, None, None]
+        if self.max_cut_ratio is not None:
+            pixels = clips if pixels is None else pixels
+            cuts = shot_cut_ratio(pixels.float()) > self.max_cut_ratio
+            self.num_cuts_unmerged = cuts.float().sum()
+            masks = masks | cuts[:, None, None]
         return merge_foreground_background(clips, masks)
 
     def do_blending(self, imgs: Tensor, label: Tensor,

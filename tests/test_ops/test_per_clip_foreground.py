@@ -1,7 +1,7 @@
 # Copyright (c) OpenMMLab. All rights reserved.
-"""``beta='auto'``: foreground seeds and a foreground fraction per clip
-(Otsu on the motion map and on the colour score), bounded by
-``beta_range``."""
+"""Per-clip options of FAME: ``beta='auto'`` (foreground seeds and fraction
+from Otsu thresholds of the motion map and of the colour score, bounded by
+``beta_range``) and the shot-cut guard (``max_cut_ratio``)."""
 import pytest
 import torch
 from mmaction.registry import MODELS, TRANSFORMS
@@ -9,7 +9,7 @@ from mmengine.registry import init_default_scope
 
 import projects.fame  # noqa: F401
 from projects.fame.ops import (adaptive_foreground_maps, foreground_maps,
-                               foreground_mask, otsu_fraction)
+                               foreground_mask, otsu_fraction, shot_cut_ratio)
 from projects.fame.utils import ConfigError
 
 
@@ -163,3 +163,37 @@ def test_blending_and_transform_use_the_auto_fraction():
     assert (out == foreground_mask(pixels, 'auto',
                                    beta_range=(0.05, 0.4))[0].numpy()).all()
     assert "beta='auto'" in repr(transform)
+
+
+def cut_clip(size: int = 32, t: int = 8, cut: int = 5) -> torch.Tensor:
+    """A moving square whose background changes shot at frame ``cut``."""
+    clip, _ = square_clip(size=size, t=t)
+    gen = torch.Generator().manual_seed(7)
+    other = torch.rand(3, 1, size, size, generator=gen)
+    clip[:, cut:] = other
+    return clip
+
+
+def test_shot_cut_ratio_stands_out_at_a_cut():
+    still, _ = square_clip(t=8)
+    ratios = shot_cut_ratio(torch.stack([still, cut_clip()]))
+    assert ratios[0] < 2 and ratios[1] > 20
+    # A clip changing by the same amount at every step has ratio 1.
+    ramp = torch.linspace(0, 1, 8).view(1, 1, 8, 1, 1).expand(1, 3, 8, 4, 4)
+    assert shot_cut_ratio(ramp).item() == pytest.approx(1.)
+
+
+def test_cut_clips_are_left_unmerged_and_counted():
+    still = [square_clip(t=8, side=s)[0] for s in (6, 10)]
+    clips = torch.stack([still[0], cut_clip(), still[1]])
+    blending = MODELS.build(dict(type='FAMEBlending', max_cut_ratio=6.))
+    torch.manual_seed(0)
+    merged = blending.merge(clips)
+    assert torch.equal(merged[1], clips[1])
+    assert blending.num_cuts_unmerged.item() == 1
+    # The others merged exactly as without the guard.
+    torch.manual_seed(0)
+    plain = MODELS.build(dict(type='FAMEBlending')).merge(clips)
+    assert torch.equal(merged[[0, 2]], plain[[0, 2]])
+    with pytest.raises(ConfigError, match='max_cut_ratio'):
+        MODELS.build(dict(type='FAMEBlending', max_cut_ratio=1.))
