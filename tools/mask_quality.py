@@ -260,11 +260,11 @@ def write_markdown(results: dict, path: Path) -> None:
             '|---' * (2 + len(settings['betas'])) + '|'
         ]
         for row in results['real']:
-            lines.append(f'| {row["video"]} | {row["cut_ratio"]:.1f} | ' +
-                         ' | '.join(
+            cells = [f'{row["video"]}', f'{row["cut_ratio"]:.1f}'] + [
                 f'{row[str(b)]["motion_inside"]:.0f} / '
-                f'{row[str(b)]["fraction"]:.0f}'
-                for b in settings['betas']) + ' |')
+                f'{row[str(b)]["fraction"]:.0f}' for b in settings['betas']
+            ]
+            lines.append('| ' + ' | '.join(cells) + ' |')
     lines += ['', f'Command: `{settings["command"]}`', '']
     path.write_text('\n'.join(lines))
 

@@ -18,8 +18,11 @@ def mmaction_scope():
     init_default_scope('mmaction')
 
 
-def two_level_map(size: int, side: int, high: float = 0.9,
-                  low: float = 0.1, noise: float = 0.) -> torch.Tensor:
+def two_level_map(size: int,
+                  side: int,
+                  high: float = 0.9,
+                  low: float = 0.1,
+                  noise: float = 0.) -> torch.Tensor:
     """A (size, size) map: a square of ``side`` at ``high``, ``low`` around,
     plus uniform noise of amplitude ``noise``."""
     gen = torch.Generator().manual_seed(side)
@@ -38,8 +41,8 @@ def square_clip(size: int = 32, side: int = 8, t: int = 4) -> tuple:
     union = torch.zeros(size, size, dtype=torch.bool)
     for i in range(t):
         x = 2 + 2 * i
-        clip[:, i, 4:4 + side, x:x + side] = torch.tensor(
-            [0.9, 0.1, 0.1]).view(3, 1, 1)
+        clip[:, i, 4:4 + side, x:x + side] = torch.tensor([0.9, 0.1,
+                                                           0.1]).view(3, 1, 1)
         union[4:4 + side, x:x + side] = True
     return clip, union
 
@@ -63,10 +66,9 @@ def test_otsu_fraction_batched_equals_per_map():
 def test_fraction_is_the_scores_otsu_share_within_the_bounds():
     clips = torch.stack([square_clip(side=s)[0] for s in (2, 6, 14, 20)])
     for beta_range in ((0.05, 0.5), (0.1, 0.2)):
-        _, score, fractions = adaptive_foreground_maps(clips,
-                                                       beta_range=beta_range)
-        assert torch.equal(fractions,
-                           otsu_fraction(score).clamp(*beta_range))
+        _, score, fractions = adaptive_foreground_maps(
+            clips, beta_range=beta_range)
+        assert torch.equal(fractions, otsu_fraction(score).clamp(*beta_range))
     # (0.1, 0.2) binds both ways: the smallest squares below, the largest
     # above; the 14-pixel square (about 0.16 of the frame) is free.
     assert fractions[:2].tolist() == pytest.approx([0.1, 0.1])
@@ -100,8 +102,8 @@ def test_auto_mask_counts_follow_each_clips_fraction():
     for mask, s in zip(masks, score):
         assert s[mask].min() >= s[~mask].max()
     for i in range(3):
-        assert torch.equal(masks[i], foreground_mask(clips[i:i + 1],
-                                                     'auto')[0])
+        assert torch.equal(masks[i],
+                           foreground_mask(clips[i:i + 1], 'auto')[0])
 
 
 def test_auto_mask_fits_a_small_actor_better_than_half_the_frame():

@@ -69,9 +69,8 @@ def test_outputs_and_bins(tool, run):
     assert '| beta 0.5 |' in table and '| beta auto (0.05, 0.5) |' in table
     for beta in ('0.5', 'auto'):
         bins = results['synthetic'][beta]['bins']
-        assert [b['bin'] for b in bins] == [
-            '0-5 %', '5-10 %', '10-20 %', '20-30 %', '30-100 %'
-        ]
+        assert [b['bin'] for b in bins
+                ] == ['0-5 %', '5-10 %', '10-20 %', '20-30 %', '30-100 %']
         assert sum(b['videos'] for b in bins) == 40
     fixed = results['synthetic']['0.5']['bins']
     # A fixed half-frame mask: its fraction is 50 % in every bin.
@@ -92,8 +91,8 @@ def test_real_video_motion_inside_the_mask(tool, run):
     _, results, video = run
     row, = results['real']
     assert row['video'] == 'square.avi'
-    frames = tool.load_clip(video, tool.REAL_CLIP_LEN, tool.FRAME_INTERVAL,
-                            tool.REAL_CROP_SIZE,
+    frames = tool.load_clip(video, tool.REAL_CLIP_LEN,
+                            tool.FRAME_INTERVAL, tool.REAL_CROP_SIZE,
                             tool.clip_rng(video, 0))['frames']
     clip = torch.from_numpy(frames).permute(3, 0, 1, 2)[None] / 255.
     motion = motion_map(clip)[0]
