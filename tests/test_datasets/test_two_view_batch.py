@@ -86,28 +86,6 @@ def test_collate_keeps_each_videos_clips_consecutive():
                for a, b in zip(batch['data_samples'], flat))
 
 
-def test_views_are_each_videos_consecutive_clips():
-    samples = two_view_samples(num_videos=3)
-    preprocessor = MODELS.build(
-        dict(
-            type='ContrastiveDataPreprocessor',
-            mean=MEAN,
-            std=STD,
-            fame=dict(type='FAMEBlending', prob=0.),
-            grayscale_prob=0.,
-            colour_jitter=dict(p=0.),
-            blur_prob=0.))
-    out = preprocessor(repeat_pseudo_collate(samples), training=True)
-    mean = torch.tensor(MEAN).view(3, 1, 1, 1)
-    std = torch.tensor(STD).view(3, 1, 1, 1)
-    for view, clips in zip(out['inputs'], zip(*samples)):
-        expected = torch.stack([(c['inputs'][0].float() - mean) / std
-                                for c in clips])
-        torch.testing.assert_close(view, expected)
-    labels = [s.gt_labels.item.item() for s in out['data_samples']]
-    assert labels == [0, 2, 4]
-
-
 @pytest.mark.parametrize('fame,masks', [(True, False), (True, True),
                                         (False, False)])
 def test_preprocessor_two_views_of_every_video(fame, masks):
@@ -132,12 +110,6 @@ def test_preprocessor_leaves_float_inputs_alone():
     before = [clip.clone() for clip in batch['inputs']]
     build_preprocessor()(batch, training=True)
     assert all(torch.equal(a, b) for a, b in zip(batch['inputs'], before))
-
-
-def test_preprocessor_not_training_is_action_data_preprocessor():
-    samples = two_view_samples(num_videos=2)
-    out = build_preprocessor()(repeat_pseudo_collate(samples), training=False)
-    assert out['inputs'].shape == (4, 1, 3, 4, 16, 16)
 
 
 def test_preprocessor_rejects_bad_inputs():

@@ -19,40 +19,16 @@ from projects.fame.models.heads import global_pool
 MEAN = (110.2008, 100.63983, 95.99475)
 STD = (58.14765, 56.46975, 55.332195)
 
-# The shipped R(2+1)D-18 model config, narrowed to 64 output channels.
-BACKBONE = dict(
-    Config.fromfile(
-        str(
-            Path(__file__).resolve().parents[2] / 'configs' / '_base_' /
-            'models' / 'fame_r2plus1d_r18.py')).model.backbone,
-    base_channels=8)
-
-SLOWFAST = dict(
-    type='ResNet3dSlowFast',
-    pretrained=None,
-    resample_rate=4,
-    speed_ratio=4,
-    channel_ratio=8,
-    slow_pathway=dict(
-        type='resnet3d',
-        depth=50,
-        base_channels=8,
-        pretrained=None,
-        lateral=True,
-        conv1_kernel=(1, 7, 7),
-        dilations=(1, 1, 1, 1),
-        conv1_stride_t=1,
-        pool1_stride_t=1,
-        inflate=(0, 0, 1, 1)),
-    fast_pathway=dict(
-        type='resnet3d',
-        depth=50,
-        base_channels=1,
-        pretrained=None,
-        lateral=False,
-        conv1_kernel=(5, 7, 7),
-        conv1_stride_t=1,
-        pool1_stride_t=1))
+BACKBONES = Config.fromfile(
+    str(
+        Path(__file__).resolve().parents[2] / 'configs' / '_base_' /
+        'models' / 'backbones.py'))
+# The shipped R(2+1)D-18, narrowed to 64 output channels.
+BACKBONE = dict(BACKBONES.r2plus1d_r18_backbone, base_channels=8)
+# The shipped SlowFast-R50, narrowed to 64 + 8 output channels.
+SLOWFAST = copy.deepcopy(BACKBONES.slowfast_r50_backbone.to_dict())
+SLOWFAST['slow_pathway']['base_channels'] = 8
+SLOWFAST['fast_pathway']['base_channels'] = 1
 
 
 @pytest.fixture(scope='module', autouse=True)
