@@ -127,9 +127,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         '--k', type=int, default=20, help='neighbours of the kNN vote')
     parser.add_argument(
         '--beta',
-        type=float,
-        help='foreground fraction of the masks scored against the sprites '
-        '(default: the FAME config\'s)')
+        type=lambda text: text if text == 'auto' else float(text),
+        help='foreground fraction (or \'auto\') of the masks scored against '
+        'the sprites (default: the FAME config\'s)')
     parser.add_argument(
         '--true-masks',
         action='store_true',

@@ -87,6 +87,21 @@ def test_mask_quality(run):
         assert 0 < q['recall'] <= 100
 
 
+def test_mask_quality_of_the_adaptive_mask(tool, run):
+    root, _, work_dir, _ = run
+    cfg = tool.load_config('fame', root, work_dir, 0, None)
+    fixed = tool.mask_quality(root, cfg, 0.5)
+    auto = tool.mask_quality(root, cfg, 'auto')
+    assert auto['beta'] == 'auto' and auto['videos'] == 16
+    for hue_mode in ('turns', 'radians'):
+        # Masks fitted per clip: smaller than half the frame where the
+        # sprites are, so a higher bound and a different score.
+        assert auto[hue_mode]['iou_bound'] > fixed[hue_mode]['iou_bound']
+        assert auto[hue_mode]['iou'] != fixed[hue_mode]['iou']
+    assert tool.parse_args(['d', '--work-dir', 'w', '--beta',
+                            'auto']).beta == 'auto'
+
+
 def test_table_and_chart(run):
     work_dir = run[2]
     table = (work_dir / 'results.md').read_text()
