@@ -61,6 +61,8 @@ def test_classification_config(path):
         str(ROOT / 'configs' / '_base_' / 'models' /
             f'{PRETRAIN_MODEL[algo]}.py'))
     assert cfg.model.backbone == pretrain.model.backbone
+    # Written atomically, the work dir claimed for the run.
+    assert cfg.default_hooks.checkpoint.type == 'AtomicCheckpointHook'
     assert cfg.model.data_preprocessor.mean == pytest.approx(MEAN, abs=1e-3)
     assert cfg.model.data_preprocessor.std == pytest.approx(STD, abs=1e-3)
     head = cfg.model.cls_head

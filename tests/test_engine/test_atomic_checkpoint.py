@@ -8,6 +8,7 @@ from pathlib import Path
 from unittest import mock
 
 import pytest
+from mmengine.evaluator import BaseMetric
 from mmengine.runner import Runner
 
 import projects.fame  # noqa: F401
@@ -156,3 +157,52 @@ def test_a_work_dir_in_use_is_refused(tmp_path):
     build_runner(tmp_path, max_iters=1).train()
     assert not in_flight.exists()
     assert (tmp_path / 'iter_1.pth').exists()
+
+
+class NegativeError(BaseMetric):
+    """Minus the mean absolute error of the toy model: higher is better."""
+
+    def process(self, data_batch, data_samples) -> None:
+        labels = data_batch['labels']
+        self.results += [(float(p), float(y))
+                         for p, y in zip(data_samples, labels)]
+
+    def compute_metrics(self, results) -> dict:
+        return dict(neg_error=-sum(abs(p - y) for p, y in results) /
+                    len(results))
+
+
+def test_best_checkpoint_is_written_atomically(tmp_path):
+    """The transfer configs' hook: save_best through the atomic backend."""
+    runner = Runner(
+        model=ToyModel(),
+        work_dir=str(tmp_path),
+        experiment_name=f'atomic_{uuid.uuid4().hex}',
+        train_dataloader=dict(
+            dataset=ToyDataset(16),
+            sampler=dict(type='DefaultSampler', shuffle=False),
+            batch_size=2,
+            num_workers=0),
+        val_dataloader=dict(
+            dataset=ToyDataset(4),
+            sampler=dict(type='DefaultSampler', shuffle=False),
+            batch_size=2,
+            num_workers=0),
+        train_cfg=dict(by_epoch=False, max_iters=3, val_interval=1),
+        val_cfg=dict(),
+        val_evaluator=[NegativeError()],
+        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.01)),
+        default_hooks=dict(
+            checkpoint=dict(
+                type='AtomicCheckpointHook',
+                interval=1,
+                by_epoch=False,
+                max_keep_ckpts=3,
+                save_best='neg_error',
+                rule='greater')),
+        default_scope='mmaction',
+        log_level='WARNING')
+    runner.train()
+    best = sorted(tmp_path.glob('best_neg_error_iter_*.pth'))
+    assert len(best) == 1 and is_complete_checkpoint(str(best[0]))
+    assert not list(tmp_path.glob('.*.partial'))

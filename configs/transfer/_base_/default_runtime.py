@@ -9,8 +9,14 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=20, ignore_last=False),
     param_scheduler=dict(type='ParamSchedulerHook'),
+    # MMEngine's CheckpointHook writing atomically, which also claims the
+    # work dir for the run (distributed runs too): a second run there is
+    # refused before it overwrites anything.
     checkpoint=dict(
-        type='CheckpointHook', interval=5, max_keep_ckpts=3, save_best='auto'),
+        type='AtomicCheckpointHook',
+        interval=5,
+        max_keep_ckpts=3,
+        save_best='auto'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     sync_buffers=dict(type='SyncBuffersHook'))
 
