@@ -94,6 +94,10 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
                                 osp.splitext(osp.basename(args.config))[0])
 
     cfg.load_from = args.checkpoint
+    # Testing writes no checkpoint: without the checkpoint hook, which
+    # claims the work dir, a test may run beside the training run that
+    # writes the checkpoints it evaluates.
+    cfg.default_hooks = dict(cfg.get('default_hooks') or {}, checkpoint=None)
     return cfg
 
 

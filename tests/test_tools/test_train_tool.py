@@ -157,6 +157,7 @@ def test_test_tool_merge(config_file, tmp_path):
     cfg = test_tool.merge_args(Config.fromfile(str(config_file)), args)
     assert cfg.load_from == 'ckpt.pth'
     assert cfg.work_dir == 'from_cli'
+    assert cfg.default_hooks.checkpoint is None  # claims no work dir
     assert cfg.test_evaluator == [
         dict(type='AccMetric'),
         dict(type='DumpResults', out_file_path=str(tmp_path / 'preds.pkl'))
