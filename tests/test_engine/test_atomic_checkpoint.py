@@ -5,6 +5,7 @@ import subprocess
 import sys
 import uuid
 from pathlib import Path
+from typing import Optional
 from unittest import mock
 
 import pytest
@@ -20,25 +21,35 @@ from tests.tool_loader import REPO_ROOT
 from tests.toy_models import ToyDataset, ToyModel
 
 
-def build_runner(work_dir: Path, max_iters: int, **kwargs) -> Runner:
+def toy_loader(length: int) -> dict:
+    return dict(
+        dataset=ToyDataset(length),
+        sampler=dict(type='DefaultSampler', shuffle=False),
+        batch_size=2,
+        num_workers=0)
+
+
+def build_runner(work_dir: Path,
+                 max_iters: int,
+                 val_interval: int = 1000,
+                 checkpoint: Optional[dict] = None,
+                 **kwargs) -> Runner:
     return Runner(
         model=ToyModel(),
         work_dir=str(work_dir),
         experiment_name=f'atomic_{uuid.uuid4().hex}',
-        train_dataloader=dict(
-            # Longer than a run: MMEngine sleeps 2 s when a loader restarts.
-            dataset=ToyDataset(16),
-            sampler=dict(type='DefaultSampler', shuffle=False),
-            batch_size=2,
-            num_workers=0),
-        train_cfg=dict(by_epoch=False, max_iters=max_iters),
+        # Longer than a run: MMEngine sleeps 2 s when a loader restarts.
+        train_dataloader=toy_loader(16),
+        train_cfg=dict(
+            by_epoch=False, max_iters=max_iters, val_interval=val_interval),
         optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.01)),
         default_hooks=dict(
             checkpoint=dict(
                 type='AtomicCheckpointHook',
                 interval=1,
                 by_epoch=False,
-                max_keep_ckpts=3)),
+                max_keep_ckpts=3,
+                **(checkpoint or {}))),
         default_scope='mmaction',
         log_level='WARNING',
         **kwargs)
@@ -174,34 +185,14 @@ class NegativeError(BaseMetric):
 
 def test_best_checkpoint_is_written_atomically(tmp_path):
     """The transfer configs' hook: save_best through the atomic backend."""
-    runner = Runner(
-        model=ToyModel(),
-        work_dir=str(tmp_path),
-        experiment_name=f'atomic_{uuid.uuid4().hex}',
-        train_dataloader=dict(
-            dataset=ToyDataset(16),
-            sampler=dict(type='DefaultSampler', shuffle=False),
-            batch_size=2,
-            num_workers=0),
-        val_dataloader=dict(
-            dataset=ToyDataset(4),
-            sampler=dict(type='DefaultSampler', shuffle=False),
-            batch_size=2,
-            num_workers=0),
-        train_cfg=dict(by_epoch=False, max_iters=3, val_interval=1),
+    runner = build_runner(
+        tmp_path,
+        max_iters=3,
+        val_interval=1,
+        checkpoint=dict(save_best='neg_error', rule='greater'),
+        val_dataloader=toy_loader(4),
         val_cfg=dict(),
-        val_evaluator=[NegativeError()],
-        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.01)),
-        default_hooks=dict(
-            checkpoint=dict(
-                type='AtomicCheckpointHook',
-                interval=1,
-                by_epoch=False,
-                max_keep_ckpts=3,
-                save_best='neg_error',
-                rule='greater')),
-        default_scope='mmaction',
-        log_level='WARNING')
+        val_evaluator=[NegativeError()])
     runner.train()
     best = sorted(tmp_path.glob('best_neg_error_iter_*.pth'))
     assert len(best) == 1 and is_complete_checkpoint(str(best[0]))
