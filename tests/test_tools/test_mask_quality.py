@@ -1,31 +1,19 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 import json
-from pathlib import Path
 from types import ModuleType
 
-import cv2
 import numpy as np
 import pytest
 import torch
 
 from projects.fame.ops import foreground_mask, motion_map
 from tests.tool_loader import load_tool
+from tests.video_files import write_video
 
 
 @pytest.fixture(scope='module')
 def tool() -> ModuleType:
     return load_tool('mask_quality')
-
-
-def write_video(path: Path, frames: np.ndarray) -> str:
-    """Write RGB uint8 frames (T, H, W, 3) as an MJPG avi."""
-    height, width = frames.shape[1:3]
-    writer = cv2.VideoWriter(
-        str(path), cv2.VideoWriter_fourcc(*'MJPG'), 10, (width, height))
-    for frame in frames:
-        writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-    writer.release()
-    return str(path)
 
 
 @pytest.fixture(scope='module')
@@ -36,7 +24,7 @@ def run(tool, tmp_path_factory):
     frames = np.repeat(ground[None], 40, axis=0)
     for t, frame in enumerate(frames):
         frame[40:70, 10 + 3 * t:40 + 3 * t] = (230, 30, 30)
-    video = write_video(root / 'square.avi', frames)
+    video = str(write_video(root / 'square.avi', frames))
     out = root / 'out'
     results = tool.main([
         '--out',

@@ -10,6 +10,7 @@ from PIL import Image
 
 from projects.fame.ops import foreground_mask
 from tests.tool_loader import load_tool
+from tests.video_files import write_video
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHARED_VIDEOS = REPO_ROOT.parent / 'shared' / 'videos'
@@ -28,17 +29,6 @@ SMALL = [
 @pytest.fixture(scope='module')
 def tool() -> ModuleType:
     return load_tool('visualize_fame')
-
-
-def write_video(path: Path, frames: np.ndarray) -> Path:
-    """Write RGB uint8 frames (T, H, W, 3) as an MJPG avi."""
-    height, width = frames.shape[1:3]
-    writer = cv2.VideoWriter(
-        str(path), cv2.VideoWriter_fourcc(*'MJPG'), FPS, (width, height))
-    for frame in frames:
-        writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-    writer.release()
-    return path
 
 
 def moving_square(num_frames: int, background: np.ndarray,
