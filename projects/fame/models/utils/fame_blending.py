@@ -36,9 +36,10 @@ class FAMEBlending(BaseMiniBatchBlending, nn.Module):
 
     Args:
         beta (float | str): Fraction of each frame kept as foreground, in
-            (0, 1], or ``'auto'``: a fraction per clip, the share of its
-            pixels above the Otsu threshold of its colour score, within
-            ``beta_range``. Defaults to 0.5 (the paper).
+            (0, 1], or ``'auto'``: foreground seeds and a fraction per
+            clip, from the Otsu thresholds of its motion map and of its
+            colour score, within ``beta_range`` (see
+            :func:`adaptive_foreground_maps`). Defaults to 0.5 (the paper).
         beta_range (Sequence[float]): Bounds ``(low, high)`` of the fraction
             of ``beta='auto'``. Defaults to ``(0.05, 0.5)``.
         prob (float): Probability that a clip is merged; the others pass
