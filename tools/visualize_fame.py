@@ -246,12 +246,13 @@ def run_fame(frames: np.ndarray, background: np.ndarray,
         of the frame (``fraction``).
     """
     clips = torch.stack([to_tensor(frames), to_tensor(background)])
-    seed_fraction = fame_op.FOREGROUND_SEED_RATIO
+    num_seeds = None  # the op's fixed 50 %
     if beta == 'auto':
         motion, score, _ = fame_op.adaptive_foreground_maps(
             clips[:1], hue_mode)
-        seed_fraction = fame_op.otsu_fraction(motion).clamp(
-            *fame_op.BETA_RANGE).item()
+        # As the op counts them: round(share * H * W), at least one.
+        share = fame_op.otsu_fraction(motion).clamp(*fame_op.BETA_RANGE)
+        num_seeds = max(1, round(share.item() * motion[0].numel()))
     else:
         motion, score = fame_op.foreground_maps(clips[:1], hue_mode)
     mask = fame_op.foreground_mask(clips[:1], beta, hue_mode)
@@ -261,7 +262,7 @@ def run_fame(frames: np.ndarray, background: np.ndarray,
     merged = (merged.permute(1, 2, 3, 0) * 255).round().byte().numpy()
     motion, mask = motion[0].numpy(), mask[0].numpy()
     return dict(
-        seeds=seed_regions(motion, seed_fraction),
+        seeds=seed_regions(motion, num_seeds),
         fraction=float(mask.mean()),
         motion=motion,
         motion_inside=float(motion[mask].sum() / max(motion.sum(), 1e-8)),
@@ -285,16 +286,16 @@ def outline(image: np.ndarray, region: np.ndarray, colour: tuple) -> None:
 
 def seed_regions(
         motion: np.ndarray,
-        foreground: float = fame_op.FOREGROUND_SEED_RATIO
-) -> Dict[str, np.ndarray]:
+        num_foreground: Optional[int] = None) -> Dict[str, np.ndarray]:
     """Boolean (H, W) maps of FAME's foreground and background seeds.
 
-    ``foreground`` is the share of the most moving pixels taken as
-    foreground seeds: 0.5, or per clip for ``beta='auto'``.
+    ``num_foreground`` most moving pixels are foreground seeds: by default
+    the op's fixed 50 % of the frame; per clip for ``beta='auto'``.
     """
     order = np.argsort(-motion, axis=None, kind='stable')
     num_pixels = motion.size
-    num_foreground = max(1, round(foreground * num_pixels))
+    if num_foreground is None:
+        num_foreground = int(fame_op.FOREGROUND_SEED_RATIO * num_pixels)
     num_background = int(fame_op.BACKGROUND_SEED_RATIO * num_pixels)
     regions = {}
     for name, chosen in (('foreground', order[:num_foreground]),
