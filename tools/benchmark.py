@@ -53,6 +53,7 @@ from mmengine.runner import Runner  # noqa: E402
 from torch import Tensor, nn  # noqa: E402
 
 import projects.fame  # noqa: E402,F401
+from tools.mask_quality import parse_beta  # noqa: E402
 
 FORMAT = 'fame-benchmark/2'
 CONFIGS = osp.join(REPO_ROOT, 'configs', '_base_')
@@ -519,7 +520,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         help='torch intra-op threads (default: torch\'s); on a machine '
         'shared with other jobs fewer may be faster')
     add('--beta',
-        type=lambda text: text if text == 'auto' else float(text),
+        type=parse_beta,
         default=0.5,
         help="FAME's foreground fraction, or 'auto' (default 0.5)")
     add('--repeats',

@@ -64,7 +64,7 @@ from projects.fame.evaluation import (  # noqa: E402
     cross_validate_linear_probe, fit_linear_probe, knn_predict,
     predict_features)
 from projects.fame.ops import foreground_mask  # noqa: E402
-from tools.mask_quality import score_masks  # noqa: E402
+from tools.mask_quality import parse_beta, score_masks  # noqa: E402
 
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
@@ -127,7 +127,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         '--k', type=int, default=20, help='neighbours of the kNN vote')
     parser.add_argument(
         '--beta',
-        type=lambda text: text if text == 'auto' else float(text),
+        type=parse_beta,
         help='foreground fraction (or \'auto\') of the masks scored against '
         'the sprites (default: the FAME config\'s)')
     parser.add_argument(
