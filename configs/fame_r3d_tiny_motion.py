@@ -122,7 +122,7 @@ val_dataloader = dict(
     num_workers=2,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
-        type='VideoDataset',
+        type='StrictVideoDataset',
         ann_file=f'{data_root}/probe_val.txt',
         data_prefix=dict(video=f'{data_root}/videos'),
         pipeline=val_pipeline,

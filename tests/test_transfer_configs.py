@@ -103,6 +103,9 @@ def test_classification_config(path):
     for loader in ('train', 'val', 'test'):
         assert cfg[f'{loader}_dataloader'].dataset.data_prefix.video == \
             f'data/{dataset}/videos'
+        # An unreadable video stops the run, named with its list line.
+        assert cfg[f'{loader}_dataloader'].dataset.type == \
+            'StrictVideoDataset'
 
     optimizer = cfg.optim_wrapper.optimizer
     scheduler, = cfg.param_scheduler
@@ -139,6 +142,7 @@ def test_retrieval_config(path):
     assert data.query.ann_file == \
         f'data/{dataset}/{dataset}_val_split_1_videos.txt'
     assert data.gallery.pipeline == data.query.pipeline
+    assert data.gallery.type == data.query.type == 'StrictVideoDataset'
     sample, = transforms(data.gallery.pipeline, 'SampleFrames')
     assert (sample.clip_len, sample.frame_interval, sample.num_clips,
             sample.test_mode) == (16, 2, 10, True)

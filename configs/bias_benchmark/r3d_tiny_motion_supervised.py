@@ -28,7 +28,7 @@ train_dataloader = dict(
     collate_fn=dict(_delete_=True, type='pseudo_collate'),
     dataset=dict(
         _delete_=True,
-        type='VideoDataset',
+        type='StrictVideoDataset',
         ann_file=_base_.train_dataloader.dataset.ann_file,
         data_prefix=_base_.train_dataloader.dataset.data_prefix,
         pipeline=_base_.train_pipeline))

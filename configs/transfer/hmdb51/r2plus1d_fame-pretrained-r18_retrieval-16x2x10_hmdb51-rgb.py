@@ -41,13 +41,13 @@ test_dataloader = dict(
     dataset=dict(
         type='VideoRetrievalDataset',
         gallery=dict(
-            type='VideoDataset',
+            type='StrictVideoDataset',
             ann_file=ann_file_train,
             data_prefix=dict(video=data_root),
             pipeline=test_pipeline,
             test_mode=True),
         query=dict(
-            type='VideoDataset',
+            type='StrictVideoDataset',
             ann_file=ann_file_test,
             data_prefix=dict(video=data_root),
             pipeline=test_pipeline,

@@ -1,10 +1,10 @@
 # Copyright (c) OpenMMLab. All rights reserved.
-from .robust_repeat_aug_dataset import (SKIPPED_VIDEOS, BadVideoError,
-                                        RobustRepeatAugDataset,
+from .robust_repeat_aug_dataset import (SKIPPED_VIDEOS, RobustRepeatAugDataset,
                                         seeded_random_state)
 from .samplers import ResumableSampler
+from .strict_video_dataset import StrictVideoDataset
 
 __all__ = [
-    'BadVideoError', 'ResumableSampler', 'RobustRepeatAugDataset',
-    'SKIPPED_VIDEOS', 'seeded_random_state'
+    'ResumableSampler', 'RobustRepeatAugDataset', 'SKIPPED_VIDEOS',
+    'StrictVideoDataset', 'seeded_random_state'
 ]

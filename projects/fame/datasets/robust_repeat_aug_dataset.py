@@ -12,16 +12,12 @@ from mmaction.registry import DATASETS
 from mmengine.fileio import list_from_file
 from mmengine.logging import print_log
 
-from ..utils import ConfigError
+from ..utils import BadVideoError, ConfigError
 
 # A dataset index, or an (index, seed) pair from ``ResumableSampler``.
 SampleKey = Union[int, Tuple[int, int]]
 # Data sample meta key listing the videos replaced to produce a sample.
 SKIPPED_VIDEOS = 'skipped_videos'
-
-
-class BadVideoError(RuntimeError):
-    """A video that decodes but cannot give a clip as configured."""
 
 
 @contextmanager

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from .checkpoint import UnreadableCheckpointError, UnsafeCheckpointError
+from .config_error import BadVideoError
 
 CONFIG_ROOT = osp.join(
     osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))),
@@ -111,13 +112,14 @@ def check_optional_dependencies(cfg: dict) -> None:
 
 @contextmanager
 def exit_on_user_errors(cfg: dict) -> Iterator[None]:
-    """Turn the errors of a bad config or checkpoint into one message.
+    """Turn the errors of a bad config, checkpoint or video into one message.
 
     For the tools' ``Runner`` calls: a misspelt argument (named by its
     config key, :func:`name_unexpected_argument`), an unreadable or unsafe
     checkpoint, resuming from a checkpoint whose optimizer state does not
-    fit the model, and a full disk end the program with ``error: ...``
-    instead of a traceback. Any other error is raised as it is.
+    fit the model, a video that cannot be read (:class:`BadVideoError`) and
+    a full disk end the program with ``error: ...`` instead of a
+    traceback. Any other error is raised as it is.
 
     Args:
         cfg (dict): The config the Runner is built from.
@@ -131,6 +133,11 @@ def exit_on_user_errors(cfg: dict) -> Iterator[None]:
         raise SystemExit(f'error: {message}')
     except (UnreadableCheckpointError, UnsafeCheckpointError) as err:
         raise SystemExit(f'error: {err}')
+    except BadVideoError as err:
+        # PyTorch re-raises a dataloader worker's error with the worker's
+        # traceback in its text: the message is the end of it.
+        message = str(err).rpartition(f'{BadVideoError.__name__}: ')[2]
+        raise SystemExit(f'error: {message}')
     except OSError as err:
         if err.errno != errno.ENOSPC:
             raise
@@ -216,8 +223,8 @@ def _dataset_paths(dataset: Any,
 
 # Datasets that read ``path label`` lines as MMAction2's VideoDataset does;
 # pretraining (RobustRepeatAugDataset) ignores the labels.
-VIDEO_LIST_DATASETS = ('VideoDataset', 'RepeatAugDataset',
-                       'RobustRepeatAugDataset')
+VIDEO_LIST_DATASETS = ('VideoDataset', 'StrictVideoDataset',
+                       'RepeatAugDataset', 'RobustRepeatAugDataset')
 
 
 def _video_list_problem(path: str, labelled: bool,

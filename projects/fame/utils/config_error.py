@@ -25,6 +25,10 @@ class ConfigError(ValueError):
         return type(self), (self.key, self.message)
 
 
+class BadVideoError(RuntimeError):
+    """A video that cannot give a clip; the message names the file."""
+
+
 @contextmanager
 def config_scope(prefix: str) -> Iterator[None]:
     """Prefix the key of any :class:`ConfigError` raised inside.

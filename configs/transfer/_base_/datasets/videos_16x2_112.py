@@ -3,7 +3,7 @@
 # fine-tuning) and flip. Val: one centre clip. Test (docs/algorithm.md):
 # 10 uniformly spaced clips, centre crop; the head averages their scores.
 # The dataset configs set `ann_file` and `data_prefix`.
-dataset_type = 'VideoDataset'
+dataset_type = 'StrictVideoDataset'
 crop_size = 112
 scale = (-1, 128)  # short side before cropping
 
