@@ -6,6 +6,7 @@ MMAction2 recognizer config with the same backbone. ``backbone`` format: the
 keys without the prefix, for the backbone's ``pretrained=`` argument.
 """
 import argparse
+import errno
 import io
 import os.path as osp
 import sys
@@ -126,6 +127,11 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         counts = export(args.checkpoint, args.out, args.format, args.config)
     except (FileNotFoundError, UnsafeCheckpointError, ValueError) as err:
         raise SystemExit(f'error: {err}')
+    except OSError as err:
+        if err.errno != errno.ENOSPC:
+            raise
+        raise SystemExit(f'error: no space left on the device to write '
+                         f'{args.out}; an earlier file there is kept whole')
     for module, count in counts.items():
         action = 'kept' if module + '.' == PREFIX else 'dropped'
         print(f'{action:>7} {count:5d} tensors of {module}')

@@ -9,14 +9,18 @@ from typing import Optional
 from unittest import mock
 
 import pytest
+import torch
+from mmengine.config import Config
 from mmengine.evaluator import BaseMetric
 from mmengine.runner import Runner
+from torch import nn
 
 import projects.fame  # noqa: F401
 from projects.fame.engine import fileio
 from projects.fame.engine.hooks.atomic_checkpoint_hook import \
     is_complete_checkpoint
-from projects.fame.utils import load_checkpoint_safely
+from projects.fame.utils import (CheckpointMismatchError, exit_on_user_errors,
+                                 load_checkpoint_safely)
 from tests.tool_loader import REPO_ROOT
 from tests.toy_models import ToyDataset, ToyModel
 
@@ -33,9 +37,10 @@ def build_runner(work_dir: Path,
                  max_iters: int,
                  val_interval: int = 1000,
                  checkpoint: Optional[dict] = None,
+                 model: Optional[nn.Module] = None,
                  **kwargs) -> Runner:
     return Runner(
-        model=ToyModel(),
+        model=model or ToyModel(),
         work_dir=str(work_dir),
         experiment_name=f'atomic_{uuid.uuid4().hex}',
         # Longer than a run: MMEngine sleeps 2 s when a loader restarts.
@@ -135,14 +140,52 @@ def test_resume_repairs_a_pointer_a_crash_left_unusable(tmp_path, damage):
     assert not list(tmp_path.glob('.*.partial'))
 
 
-def test_written_files_keep_the_umask_permissions(tmp_path):
-    old = os.umask(0o022)
+def test_resuming_another_models_checkpoint_is_refused(tmp_path):
+    build_runner(tmp_path, max_iters=2).train()
+    # As many parameters, of other shapes: MMEngine would load the
+    # optimizer state and fail at the first step.
+    wider = ToyModel()
+    wider.linear = nn.Linear(3, 1)
+    initial = {k: v.clone() for k, v in wider.state_dict().items()}
+    runner = build_runner(tmp_path, max_iters=4, resume=True, model=wider)
+    with pytest.raises(
+            CheckpointMismatchError,
+            match=r"^its weights do not fit this config's model: of the "
+            r"model's 2 tensors it lacks 0 and holds 1 in another shape "
+            r'\(e.g. linear.weight \(1, 2\) vs \(1, 3\)\)$'):
+        runner.train()
+    assert runner.iter == 0
+    for key, value in wider.state_dict().items():
+        assert torch.equal(value, initial[key]), key
+    assert sorted(p.name for p in tmp_path.glob('*.pth')) == [
+        'iter_1.pth', 'iter_2.pth'
+    ]
+    # the tools print it as one message naming the checkpoint
+    runner = build_runner(tmp_path, max_iters=4, resume=True, model=wider)
+    cfg = Config(dict(resume=True, load_from=None, work_dir=str(tmp_path)))
+    with pytest.raises(SystemExit) as info, exit_on_user_errors(cfg):
+        runner.train()
+    assert str(info.value).startswith(
+        f'error: cannot resume from the latest checkpoint in {tmp_path}: '
+        "its weights do not fit this config's model")
+    # loading weights (not resuming) is not checked: a head may differ
+    build_runner(
+        tmp_path / 'load',
+        max_iters=1,
+        load_from=str(tmp_path / 'iter_2.pth'),
+        model=ToyModel()).train()
+
+
+@pytest.mark.parametrize('umask, mode', [(0o022, 0o644), (0o002, 0o664),
+                                         (0o077, 0o600)])
+def test_written_files_keep_the_umask_permissions(tmp_path, umask, mode):
+    old = os.umask(umask)
     try:
         build_runner(tmp_path, max_iters=1).train()
     finally:
         os.umask(old)
     for name in ('iter_1.pth', 'last_checkpoint'):
-        assert (tmp_path / name).stat().st_mode & 0o777 == 0o644, name
+        assert (tmp_path / name).stat().st_mode & 0o777 == mode, name
 
 
 def test_a_work_dir_in_use_is_refused(tmp_path):

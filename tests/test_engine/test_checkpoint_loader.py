@@ -154,3 +154,51 @@ def test_downloaded_checkpoints_are_refused(files, server, safe_loaders,
     torch.hub.load_state_dict_from_url(
         f'{server}/evil.pth', model_dir=str(root / 'hub'), progress=False)
     assert marker.read_text() == 'code ran'
+
+
+@pytest.mark.parametrize('kind', ['empty', 'truncated', 'evil'])
+def test_train_names_a_bad_checkpoint_to_resume(kind, files, monkeypatch):
+    """``tools/train.py --resume FILE``: one message, nothing run."""
+    root, _, marker = files
+    path = root / f'{kind}.pth'
+    if kind == 'empty':
+        path.write_bytes(b'')
+    elif kind == 'truncated':
+        path.write_bytes((root / 'good.pth').read_bytes()[:100])
+    (root / 'train.txt').write_text('a.mp4 0\n')
+    config = root / 'config.py'
+    config.write_text(
+        f"train_dataloader = dict(dataset=dict(ann_file='{root}/train.txt', "
+        f"data_prefix=dict(video='{root}')))\n")
+    monkeypatch.setattr(sys, 'argv', [
+        'train.py',
+        str(config), '--resume',
+        str(path), '--work-dir',
+        str(root / 'work')
+    ])
+    monkeypatch.setattr(CheckpointLoader, '_schemes',
+                        dict(CheckpointLoader._schemes))
+    monkeypatch.setattr(mmengine_checkpoint, 'load_from_http',
+                        mmengine_checkpoint.load_from_http)
+
+    class ResumingRunner:
+        """Reads the checkpoint to resume from as MMEngine's Runner does."""
+
+        def __init__(self, cfg):
+            self.cfg = cfg
+
+        def train(self):
+            CheckpointLoader.load_checkpoint(self.cfg.load_from)
+
+    monkeypatch.setattr('mmengine.runner.Runner.from_cfg', ResumingRunner)
+    with pytest.raises(SystemExit) as info:
+        load_tool('train').main()
+    message = str(info.value)
+    if kind == 'evil':
+        assert message.startswith(
+            f"error: Refused to load checkpoint '{path}': it contai")
+        assert 'GLOBAL exec' in message
+        assert not marker.exists()
+    else:
+        assert message.startswith(
+            f"error: Cannot read checkpoint '{path}': it is empty, truncated")

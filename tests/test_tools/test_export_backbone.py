@@ -1,4 +1,5 @@
 # Copyright (c) OpenMMLab. All rights reserved.
+import errno
 import os
 from pathlib import Path
 from unittest import mock
@@ -130,6 +131,16 @@ def test_a_failed_write_keeps_the_old_output(tool, checkpoint, tmp_path):
     with mock.patch.object(fileio.os, 'fsync', side_effect=OSError('full')):
         with pytest.raises(OSError, match='full'):
             tool.main([str(path), str(out)])
+    assert out.read_bytes() == b'old export'
+    assert not list(tmp_path.glob('.*.partial'))
+    # a full disk is one message naming the output
+    full = OSError(errno.ENOSPC, 'No space left on device')
+    with mock.patch.object(fileio.os, 'fsync', side_effect=full):
+        with pytest.raises(SystemExit) as info:
+            tool.main([str(path), str(out)])
+    assert str(info.value) == (
+        f'error: no space left on the device to write {out}; an earlier '
+        'file there is kept whole')
     assert out.read_bytes() == b'old export'
     assert not list(tmp_path.glob('.*.partial'))
 

@@ -1,6 +1,7 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 """Errors of tools/train.py and tools/test.py that tell the user what to do."""
 import errno
+import subprocess
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -10,9 +11,11 @@ import torch
 import torch.nn as nn
 from mmengine.config import Config
 
-from projects.fame.utils import (check_data_paths, check_optional_dependencies,
+from projects.fame.engine.fileio import LOCK_NAME
+from projects.fame.utils import (ConfigError, check_data_paths,
+                                 check_optional_dependencies,
                                  exit_on_user_errors)
-from tests.tool_loader import load_tool
+from tests.tool_loader import REPO_ROOT, load_tool
 
 CONFIG = """
 train_dataloader = dict(
@@ -426,7 +429,48 @@ def test_a_full_disk_is_named(tmp_path, monkeypatch):
     # the old checkpoint is whole and no temporary is left
     assert target.read_bytes() == b'complete'
     assert sorted(p.name for p in tmp_path.iterdir()) == ['epoch_1.pth']
+    # MMEngine's own writes (the log, the config dump) name no file
+    with pytest.raises(SystemExit) as exit_info:
+        with exit_on_user_errors(Config(dict(work_dir=str(tmp_path)))):
+            raise OSError(errno.ENOSPC, 'No space left on device')
+    assert str(exit_info.value).startswith(
+        f'error: no space left on the device to write into {tmp_path}.')
     # other OS errors are raised as they are
     with pytest.raises(PermissionError):
         with exit_on_user_errors(Config()):
             raise PermissionError(errno.EACCES, 'Permission denied', 'x')
+
+
+def test_a_bad_config_value_is_one_message():
+    # e.g. a dataset built inside the Runner refusing num_repeats=3
+    with pytest.raises(SystemExit) as exit_info:
+        with exit_on_user_errors(Config()):
+            raise ConfigError('train_dataloader.dataset.num_repeats',
+                              'must be 2 (the two views of each video), '
+                              'got 3')
+    assert str(exit_info.value) == (
+        'error: train_dataloader.dataset.num_repeats must be 2 (the two '
+        'views of each video), got 3')
+
+
+def test_train_refuses_a_work_dir_in_use(data, monkeypatch, no_runner):
+    work = data / 'work'
+    work.mkdir()
+    (work / 'epoch_1.pth').write_bytes(b'the other run')
+    other = subprocess.Popen([
+        sys.executable, '-c',
+        'import time; from projects.fame.engine import lock_work_dir; '
+        f'lock_work_dir({str(work)!r}); print(flush=True); time.sleep(60)'
+    ], stdout=subprocess.PIPE, cwd=REPO_ROOT)
+    try:
+        other.stdout.readline()  # it holds the work dir
+        message = run_tool(monkeypatch, 'train', str(write_config(data)),
+                           '--work-dir', str(work))
+    finally:
+        other.kill()
+        other.wait()
+    assert message.startswith(f'error: The work dir {work} is in use by '
+                              f'another run (pid {other.pid})')
+    # before the Runner: nothing written or removed
+    assert sorted(p.name for p in work.iterdir()) == [LOCK_NAME, 'epoch_1.pth']
+    assert (work / 'epoch_1.pth').read_bytes() == b'the other run'

@@ -332,6 +332,9 @@ DIVING48_BAD = {
     'boolean_label': ({'label': True}, 'entry 1 (-mmq0PT-u8k_00161) has '
                       'label True, not an integer in [0, 48)'),
     'string_label': ({'label': '3'}, "has label '3', not an integer"),
+    'too_large_label': ({'label': 48}, 'has label 48, not an integer in [0, 48)'),
+    'negative_label': ({'label': -1}, 'has label -1, not an integer in '
+                       '[0, 48)'),
     'name_with_a_space': ({'vid_name': 'a b'}, "entry 1 has vid_name 'a b', "
                           'not a name without spaces'),
     'not_a_list': ({'a': 1}, 'must hold a non-empty list of entries, got '
@@ -357,6 +360,9 @@ def test_diving48_bad_annotations_are_named(tmp_path, case):
         path.write_text(json.dumps(entries))
     else:
         path.write_text(json.dumps(change))
-    error = converter_error('diving48', ann_dir, tmp_path, tmp_path)
+    out_dir = tmp_path / 'lists'
+    out_dir.mkdir()
+    error = converter_error('diving48', ann_dir, tmp_path, out_dir)
     assert error.startswith(f'error: {path}')
     assert message in error
+    assert not list(out_dir.iterdir())  # no list written

@@ -49,6 +49,10 @@ class UnreadableCheckpointError(ValueError):
     """A checkpoint file is empty, truncated or no checkpoint at all."""
 
 
+class CheckpointMismatchError(ValueError):
+    """A checkpoint to resume from holds another model's weights."""
+
+
 def _history_buffer_getattr(obj: Any, name: str) -> Any:
     """Stand-in for ``builtins.getattr`` while unpickling a checkpoint.
 

@@ -9,8 +9,9 @@ import re
 from contextlib import contextmanager
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
-from .checkpoint import UnreadableCheckpointError, UnsafeCheckpointError
-from .config_error import BadVideoError
+from .checkpoint import (CheckpointMismatchError, UnreadableCheckpointError,
+                         UnsafeCheckpointError)
+from .config_error import BadVideoError, ConfigError
 
 CONFIG_ROOT = osp.join(
     osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))),
@@ -115,10 +116,11 @@ def exit_on_user_errors(cfg: dict) -> Iterator[None]:
     """Turn the errors of a bad config, checkpoint or video into one message.
 
     For the tools' ``Runner`` calls: a misspelt argument (named by its
-    config key, :func:`name_unexpected_argument`), an unreadable or unsafe
-    checkpoint, resuming from a checkpoint whose optimizer state does not
-    fit the model, a video that cannot be read (:class:`BadVideoError`) and
-    a full disk end the program with ``error: ...`` instead of a
+    config key, :func:`name_unexpected_argument`), a bad config value
+    (:class:`ConfigError`), an unreadable or unsafe checkpoint, resuming
+    from a checkpoint of another model (its weights or its optimizer state
+    do not fit), a video that cannot be read (:class:`BadVideoError`) and a
+    full disk end the program with ``error: ...`` instead of a
     traceback. Any other error is raised as it is.
 
     Args:
@@ -141,23 +143,30 @@ def exit_on_user_errors(cfg: dict) -> Iterator[None]:
     except OSError as err:
         if err.errno != errno.ENOSPC:
             raise
+        # MMEngine's own writes (logs, the config dump) name no file.
+        what = err.filename or f'into {cfg.get("work_dir")}'
         # write_atomic removed its temporary: the last complete checkpoint
         # is still there for --resume.
         raise SystemExit(
-            f'error: no space left on the device to write {err.filename}. '
+            f'error: no space left on the device to write {what}. '
             'Free some space (or choose another --work-dir) and continue '
             'with --resume: the last complete checkpoint is kept.')
     except ValueError as err:
+        if isinstance(err, ConfigError):  # a value of the config, by key
+            raise SystemExit(f'error: {err}')
+        if isinstance(err, CheckpointMismatchError):
+            reason = str(err)
         # torch.optim.Optimizer.load_state_dict on another model's state.
-        if not cfg.get('resume') or 'parameter group' not in str(err):
+        elif cfg.get('resume') and 'parameter group' in str(err):
+            reason = f'its optimizer state does not fit ({err})'
+        else:
             raise
         source = cfg.get('load_from') or (
             f'the latest checkpoint in {cfg.get("work_dir")}')
         raise SystemExit(
-            f'error: cannot resume from {source}: its optimizer state does '
-            f'not fit this config\'s model ({err}). Is it a checkpoint of '
-            'another config? To start from its weights only, pass '
-            '--cfg-options load_from=PATH without --resume.')
+            f'error: cannot resume from {source}: {reason}. Is it a '
+            'checkpoint of another config? To start from its weights only, '
+            'pass --cfg-options load_from=PATH without --resume.')
 
 
 def name_unexpected_argument(cfg: dict, err: TypeError) -> Optional[str]:

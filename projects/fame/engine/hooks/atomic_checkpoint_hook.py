@@ -8,7 +8,9 @@ from typing import Optional
 from mmaction.registry import HOOKS
 from mmengine.dist import barrier, is_main_process
 from mmengine.hooks import CheckpointHook
+from mmengine.model import is_model_wrapper
 
+from ...utils import CheckpointMismatchError
 from ..fileio import (lock_work_dir, remove_stale_temporaries,
                       unlock_work_dir, write_atomic)
 
@@ -41,7 +43,9 @@ class AtomicCheckpointHook(CheckpointHook):
       second run in it is refused, before it deletes or overwrites anything;
     - before training, temporaries of killed writes are removed, and a
       pointer left empty or dangling by a crash is pointed at the newest
-      complete checkpoint of its folder.
+      complete checkpoint of its folder;
+    - resuming from a checkpoint of another model is refused
+      (:class:`CheckpointMismatchError`) before anything is loaded.
 
     Keep ``max_keep_ckpts`` at 2 or more: MMEngine deletes the oldest
     checkpoint before writing the new one.
@@ -93,6 +97,38 @@ class AtomicCheckpointHook(CheckpointHook):
         """Release the work dir."""
         if is_main_process():
             unlock_work_dir(runner.work_dir)
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        """Refuse to resume from a checkpoint of another model.
+
+        MMEngine loads the weights that fit and only warns about the others;
+        the optimizer state of a model with as many parameters of other
+        shapes (another width) then loads too, and the first step fails, or
+        without momentum trains a partly loaded model. ``load_from``
+        without resuming (e.g. a pretrained backbone) is not checked.
+        """
+        if not runner._resume:
+            return
+        model = runner.model.module if is_model_wrapper(
+            runner.model) else runner.model
+        saved = {
+            key[len('module.'):] if key.startswith('module.') else key: value
+            for key, value in checkpoint.get('state_dict', {}).items()
+        }
+        own = model.state_dict()
+        missing = [key for key in own if key not in saved]
+        shapes = [
+            f'{key} {tuple(saved[key].shape)} vs {tuple(value.shape)}'
+            for key, value in own.items()
+            if key in saved and saved[key].shape != value.shape
+        ]
+        if missing or shapes:
+            raise CheckpointMismatchError(
+                f'its weights do not fit this config\'s model: of the '
+                f'model\'s {len(own)} tensors it lacks {len(missing)}' +
+                (f' (e.g. {missing[0]})' if missing else '') +
+                f' and holds {len(shapes)} in another shape' +
+                (f' (e.g. {shapes[0]})' if shapes else ''))
 
     def _save_checkpoint_with_step(self, runner, step, meta) -> None:
         super()._save_checkpoint_with_step(runner, step, meta)
