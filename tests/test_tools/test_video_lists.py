@@ -332,7 +332,8 @@ DIVING48_BAD = {
     'boolean_label': ({'label': True}, 'entry 1 (-mmq0PT-u8k_00161) has '
                       'label True, not an integer in [0, 48)'),
     'string_label': ({'label': '3'}, "has label '3', not an integer"),
-    'too_large_label': ({'label': 48}, 'has label 48, not an integer in [0, 48)'),
+    'too_large_label': ({'label': 48}, 'has label 48, not an integer in '
+                        '[0, 48)'),
     'negative_label': ({'label': -1}, 'has label -1, not an integer in '
                        '[0, 48)'),
     'name_with_a_space': ({'vid_name': 'a b'}, "entry 1 has vid_name 'a b', "
