@@ -20,6 +20,7 @@ from mmengine.runner import Runner  # noqa: E402
 
 from projects.fame.engine import (  # noqa: E402
     lock_work_dir, register_safe_checkpoint_loaders)
+from projects.fame.utils import ConfigError  # noqa: E402
 from projects.fame.utils import check_data_paths  # noqa: E402
 from projects.fame.utils import check_optional_dependencies  # noqa: E402
 from projects.fame.utils import exit_on_user_errors  # noqa: E402
@@ -114,9 +115,11 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 
     if args.amp:
         optim_wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
-        assert optim_wrapper in AMP_OPTIM_WRAPPERS, (
-            '`--amp` does not support the custom optimizer wrapper '
-            f'`{optim_wrapper}`')
+        if optim_wrapper not in AMP_OPTIM_WRAPPERS:
+            raise ConfigError(
+                'optim_wrapper.type', f'{optim_wrapper!r} has no '
+                f'mixed-precision twin for --amp (one of '
+                f'{sorted(AMP_OPTIM_WRAPPERS)})')
         cfg.optim_wrapper.type = AMP_OPTIM_WRAPPERS[optim_wrapper]
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
 
@@ -195,7 +198,10 @@ def main() -> None:
         config = find_config(args.config)
     except FileNotFoundError as err:
         raise SystemExit(f'error: {err}')
-    cfg = merge_args(Config.fromfile(config), args)
+    try:
+        cfg = merge_args(Config.fromfile(config), args)
+    except ConfigError as err:
+        raise SystemExit(f'error: {err}')
     # Stop here, naming the key to fix, rather than deep inside the Runner.
     dataloaders = ['train_dataloader']
     if cfg.get('val_cfg') is not None:

@@ -98,7 +98,10 @@ def test_amp_rejects_custom_wrapper(train_tool, config_file):
     args = train_tool.parse_args([str(config_file), '--amp'])
     cfg = Config.fromfile(str(config_file))
     cfg.optim_wrapper.type = 'MyWrapper'
-    with pytest.raises(AssertionError, match='MyWrapper'):
+    with pytest.raises(
+            ValueError,
+            match="^optim_wrapper.type 'MyWrapper' has no mixed-precision "
+            'twin for --amp'):
         train_tool.merge_args(cfg, args)
 
 
