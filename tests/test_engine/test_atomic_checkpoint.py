@@ -213,6 +213,39 @@ def test_a_work_dir_in_use_is_refused(tmp_path):
     assert (tmp_path / 'iter_1.pth').exists()
 
 
+def test_an_out_dir_in_use_is_refused(tmp_path):
+    # Two runs whose work dirs differ but share out_dir/<work dir name>.
+    shared = tmp_path / 'out' / 'run'
+    shared.mkdir(parents=True)
+    in_flight = shared / '.iter_2.pth.abc.partial'
+    in_flight.write_bytes(b'half a checkpoint')
+    other = subprocess.Popen([
+        sys.executable, '-c',
+        'import time; from projects.fame.engine import lock_work_dir; '
+        f'lock_work_dir({str(shared)!r}); print(flush=True); time.sleep(60)'
+    ], stdout=subprocess.PIPE, cwd=REPO_ROOT)
+    try:
+        other.stdout.readline()
+        with pytest.raises(RuntimeError, match=f'{shared} is in use by '
+                           f'another run \\(pid {other.pid}\\)'):
+            build_runner(
+                tmp_path / 'a' / 'run',
+                max_iters=1,
+                checkpoint=dict(out_dir=str(tmp_path / 'out'))).train()
+        assert in_flight.exists()
+    finally:
+        other.kill()
+        other.wait()
+    runner = build_runner(
+        tmp_path / 'a' / 'run',
+        max_iters=1,
+        checkpoint=dict(out_dir=str(tmp_path / 'out')))
+    runner.train()
+    assert (shared / 'iter_1.pth').exists() and not in_flight.exists()
+    # released at the end of the run
+    assert str(shared) not in fileio._held_locks
+
+
 class NegativeError(BaseMetric):
     """Minus the mean absolute error of the toy model: higher is better."""
 

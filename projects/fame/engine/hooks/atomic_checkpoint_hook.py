@@ -85,18 +85,22 @@ class AtomicCheckpointHook(CheckpointHook):
         barrier()
 
     def before_train(self, runner) -> None:
-        """Resolve the output folder and remove killed writes' leftovers."""
+        """Resolve the output folder, claim it as the work dir (when it is
+        another folder) and remove killed writes' leftovers."""
         super().before_train(runner)
         if is_main_process() and '://' not in str(self.out_dir):
+            lock_work_dir(self.out_dir)
             for path in remove_stale_temporaries(self.out_dir):
                 runner.logger.warning(
                     f'Removed {path}, left by a checkpoint write that was '
                     'killed')
 
     def after_run(self, runner) -> None:
-        """Release the work dir."""
+        """Release the work dir and the output folder."""
         if is_main_process():
             unlock_work_dir(runner.work_dir)
+            if self.out_dir is not None:
+                unlock_work_dir(self.out_dir)
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         """Refuse to resume from a checkpoint of another model.
