@@ -1,8 +1,6 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 import errno
 import os
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 from typing import Optional
@@ -21,7 +19,7 @@ from projects.fame.engine.hooks.atomic_checkpoint_hook import \
     is_complete_checkpoint
 from projects.fame.utils import (CheckpointMismatchError, exit_on_user_errors,
                                  load_checkpoint_safely)
-from tests.tool_loader import REPO_ROOT
+from tests.other_run import another_run_holding
 from tests.toy_models import ToyDataset, ToyModel
 
 
@@ -192,21 +190,12 @@ def test_a_work_dir_in_use_is_refused(tmp_path):
     # Another live run holds the work dir and is writing a checkpoint.
     in_flight = tmp_path / '.iter_2.pth.abc.partial'
     in_flight.write_bytes(b'half a checkpoint')
-    other = subprocess.Popen([
-        sys.executable, '-c',
-        'import sys, time; from projects.fame.engine import lock_work_dir; '
-        f'lock_work_dir({str(tmp_path)!r}); print(flush=True); time.sleep(60)'
-    ], stdout=subprocess.PIPE, cwd=REPO_ROOT)
-    try:
-        other.stdout.readline()  # it holds the lock
+    with another_run_holding(tmp_path) as other:
         with pytest.raises(RuntimeError, match=f'{tmp_path} is in use by '
                            f'another run \\(pid {other.pid}\\)'):
             build_runner(tmp_path, max_iters=1).train()
         assert in_flight.exists()
         assert not (tmp_path / 'iter_1.pth').exists()
-    finally:
-        other.kill()
-        other.wait()
     # Once that run is gone (killed, even), the dir is free again.
     build_runner(tmp_path, max_iters=1).train()
     assert not in_flight.exists()
@@ -219,13 +208,7 @@ def test_an_out_dir_in_use_is_refused(tmp_path):
     shared.mkdir(parents=True)
     in_flight = shared / '.iter_2.pth.abc.partial'
     in_flight.write_bytes(b'half a checkpoint')
-    other = subprocess.Popen([
-        sys.executable, '-c',
-        'import time; from projects.fame.engine import lock_work_dir; '
-        f'lock_work_dir({str(shared)!r}); print(flush=True); time.sleep(60)'
-    ], stdout=subprocess.PIPE, cwd=REPO_ROOT)
-    try:
-        other.stdout.readline()
+    with another_run_holding(shared) as other:
         with pytest.raises(RuntimeError, match=f'{shared} is in use by '
                            f'another run \\(pid {other.pid}\\)'):
             build_runner(
@@ -233,9 +216,6 @@ def test_an_out_dir_in_use_is_refused(tmp_path):
                 max_iters=1,
                 checkpoint=dict(out_dir=str(tmp_path / 'out'))).train()
         assert in_flight.exists()
-    finally:
-        other.kill()
-        other.wait()
     runner = build_runner(
         tmp_path / 'a' / 'run',
         max_iters=1,

@@ -1,7 +1,6 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 """Errors of tools/train.py and tools/test.py that tell the user what to do."""
 import errno
-import subprocess
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -15,7 +14,8 @@ from projects.fame.engine.fileio import LOCK_NAME
 from projects.fame.utils import (ConfigError, check_data_paths,
                                  check_optional_dependencies,
                                  exit_on_user_errors)
-from tests.tool_loader import REPO_ROOT, load_tool
+from tests.other_run import another_run_holding
+from tests.tool_loader import load_tool
 
 CONFIG = """
 train_dataloader = dict(
@@ -457,18 +457,9 @@ def test_train_refuses_a_work_dir_in_use(data, monkeypatch, no_runner):
     work = data / 'work'
     work.mkdir()
     (work / 'epoch_1.pth').write_bytes(b'the other run')
-    other = subprocess.Popen([
-        sys.executable, '-c',
-        'import time; from projects.fame.engine import lock_work_dir; '
-        f'lock_work_dir({str(work)!r}); print(flush=True); time.sleep(60)'
-    ], stdout=subprocess.PIPE, cwd=REPO_ROOT)
-    try:
-        other.stdout.readline()  # it holds the work dir
+    with another_run_holding(work) as other:
         message = run_tool(monkeypatch, 'train', str(write_config(data)),
                            '--work-dir', str(work))
-    finally:
-        other.kill()
-        other.wait()
     assert message.startswith(f'error: The work dir {work} is in use by '
                               f'another run (pid {other.pid})')
     # before the Runner: nothing written or removed
