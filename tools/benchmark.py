@@ -102,9 +102,6 @@ QUICK = Settings(
     data_repeats=1,
     dataset='tiny')
 
-# --------------------------------------------------------------------------
-# Timing and machine
-
 
 def synchronize(device: torch.device) -> None:
     """Wait for the device's queued work (a no-op on the CPU)."""
@@ -142,9 +139,8 @@ def paired_ratio(numerator: Sequence[float],
 
 def load_average() -> Optional[List[float]]:
     """1, 5 and 15 minute load averages, where the OS has them."""
-    if not hasattr(os, 'getloadavg'):
-        return None
-    return [round(x, 2) for x in os.getloadavg()]
+    return [round(x, 2)
+            for x in os.getloadavg()] if hasattr(os, 'getloadavg') else None
 
 
 def machine_info(device: torch.device) -> dict:
@@ -154,7 +150,8 @@ def machine_info(device: torch.device) -> dict:
         with open('/proc/cpuinfo') as f:
             cpu = next((line.split(':', 1)[1].strip()
                         for line in f if line.startswith('model name')), cpu)
-    info = dict(
+    cuda = device.type == 'cuda'
+    return dict(
         cpu_model=cpu,
         cpu_count=len(os.sched_getaffinity(0)),
         torch_threads=torch.get_num_threads(),
@@ -165,18 +162,10 @@ def machine_info(device: torch.device) -> dict:
             for m in (torch, mmengine, mmaction, kornia)
         },
         device=str(device),
-        device_name=cpu,
+        device_name=torch.cuda.get_device_name(device) if cuda else cpu,
+        **(dict(cuda=torch.version.cuda, cudnn=torch.backends.cudnn.version())
+           if cuda else {}),
         load_average_start=load_average())
-    if device.type == 'cuda':
-        info.update(
-            device_name=torch.cuda.get_device_name(device),
-            cuda=torch.version.cuda,
-            cudnn=torch.backends.cudnn.version())
-    return info
-
-
-# --------------------------------------------------------------------------
-# Data
 
 
 def prepare_dataset(data_root: Optional[str], size: str, tmp_dir: str) -> str:
@@ -314,10 +303,6 @@ def sub_batch(batch: dict, num_items: int) -> dict:
         data_samples=batch['data_samples'][:num_items])
 
 
-# --------------------------------------------------------------------------
-# Models and memory
-
-
 def build_models(settings: Settings, device: torch.device,
                  beta: Union[float, str]) -> Tuple[nn.Module, nn.Module]:
     """The shipped MoCo + FAME model (FAME's ``beta`` given) and its
@@ -404,10 +389,6 @@ def measure_memory(step: Callable[[], object], model: nn.Module,
         total_peak_bytes=resident + peak)
 
 
-# --------------------------------------------------------------------------
-# Summary
-
-
 def linear_fit(xs: Sequence[float], ys: Sequence[float]) -> dict:
     """Least-squares ``y = fixed + slope * x``, r^2 and worst residual."""
     slope, fixed = statistics.linear_regression(xs, ys)
@@ -421,20 +402,20 @@ def linear_fit(xs: Sequence[float], ys: Sequence[float]) -> dict:
 
 def table_rows(results: dict) -> List[Tuple[str, str, str, str]]:
     """(measurement, value, target, met) rows of the printed table."""
-    fame, op = results['fame_fraction'], results['fame_op']
-    data, step = results['data_pipeline'], results['step_cost']
-    proc, scaling = data['in_process'], results['scaling']
-    mem = results['memory']
-    pre, sup = mem['pretrain'], mem['supervised']
-    fit = scaling['fit']
+    fame, op, step = (
+        results[k] for k in ('fame_fraction', 'fame_op', 'step_cost'))
+    data, mem, scaling = (
+        results[k] for k in ('data_pipeline', 'memory', 'scaling'))
+    proc, fit = data['in_process'], scaling['fit']
 
     def mib(key: str) -> str:
-        return f'{pre[key] / 2**20:.1f} / {sup[key] / 2**20:.1f} MiB'
+        return ' / '.join(f'{mem[name][key] / 2**20:.1f}'
+                          for name in ('pretrain', 'supervised')) + ' MiB'
 
     def met(ok: bool) -> str:
         return 'yes' if ok else 'NO'
 
-    data_target = f"<= {data['target']}"
+    two_view = f"<= {data['target']}"
     rows = [
         ('1. FAME mask+merge / pretraining step',
          f"{fame['fraction']:.2%} ({fame['fame_s'] * 1e3:.1f} ms / "
@@ -446,13 +427,12 @@ def table_rows(results: dict) -> List[Tuple[str, str, str, str]]:
         ('3. two-view / one-view cost per video',
          f"{data['two_view_cost_per_video']:.2f} x "
          f"({data['two_view_clips_per_s']:.1f} vs "
-         f"{data['one_view_clips_per_s']:.1f} clips/s, "
-         f"{data['workers']} workers)", data_target, met(
-             data['meets_target'])),
+         f"{data['one_view_clips_per_s']:.1f} clips/s, {data['workers']} "
+         'workers)', two_view, met(data['meets_target'])),
         ('   the same in process, video by video',
          f"{proc['two_view_cost_per_video']:.2f} x "
          f"({proc['two_view_s_per_video'] * 1e3:.1f} vs "
-         f"{proc['one_view_s_per_video'] * 1e3:.1f} ms)", data_target,
+         f"{proc['one_view_s_per_video'] * 1e3:.1f} ms)", two_view,
          met(proc['meets_target'])),
         ('4. pretraining / supervised step',
          f"{step['ratio']:.2f} x ({step['pretrain_step_s']:.2f} / "
@@ -466,14 +446,17 @@ def table_rows(results: dict) -> List[Tuple[str, str, str, str]]:
          f"{mem['total_ratio']:.2f} x ({mib('total_peak_bytes')})", '', ''),
         ('   step peak above resident state',
          f"{mem['step_peak_ratio']:.2f} x ({mib('step_peak_bytes')})", '', '')
-    ] + [(f'6. pretraining step, batch {batch}',
-          f'{seconds:.3f} s ({rel:.2f} x per video)', '', '')
-         for batch, seconds, rel in zip(scaling['batches'], scaling['step_s'],
-                                        scaling['per_video_relative'])]
-    rows.append(
+    ]
+    rows += [
+        (f'6. pretraining step, batch {batch}',
+         f'{seconds:.3f} s ({rel:.2f} x per video)', '', '')
+        for batch, seconds, rel in zip(scaling['batches'], scaling['step_s'],
+                                       scaling['per_video_relative'])
+    ]
+    return rows + [
         ('   linear fit', f"{fit['fixed_s']:.3f} s + "
-         f"{fit['per_video_s']:.3f} s/video, r2 {fit['r2']:.4f}", '', ''))
-    return rows
+         f"{fit['per_video_s']:.3f} s/video, r2 {fit['r2']:.4f}", '', '')
+    ]
 
 
 def format_table(results: dict) -> str:
@@ -481,13 +464,9 @@ def format_table(results: dict) -> str:
     rows = [('measurement', 'value', 'target', 'met')] + table_rows(results)
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     rows.insert(1, tuple('-' * width for width in widths))
-    return '\n'.join('  '.join(
-        cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
+    return '\n'.join('  '.join(c.ljust(w)
+                               for c, w in zip(row, widths)).rstrip()
                      for row in rows)
-
-
-# --------------------------------------------------------------------------
-# Main
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
