@@ -194,20 +194,14 @@ def init_cpu_distributed(cfg: Config) -> None:
 
 def main() -> None:
     args = parse_args()
+    # Stop here, naming the file or key to fix, rather than deep inside the
+    # Runner.
     try:
-        config = find_config(args.config)
-    except FileNotFoundError as err:
-        raise SystemExit(f'error: {err}')
-    try:
-        cfg = merge_args(Config.fromfile(config), args)
-    except ConfigError as err:
-        raise SystemExit(f'error: {err}')
-    # Stop here, naming the key to fix, rather than deep inside the Runner.
-    dataloaders = ['train_dataloader']
-    if cfg.get('val_cfg') is not None:
-        # KNNValLoop reads a labelled bank besides the validation videos.
-        dataloaders += ['val_dataloader', 'val_cfg.bank_dataloader']
-    try:
+        cfg = merge_args(Config.fromfile(find_config(args.config)), args)
+        dataloaders = ['train_dataloader']
+        if cfg.get('val_cfg') is not None:
+            # KNNValLoop reads a labelled bank besides the validation videos.
+            dataloaders += ['val_dataloader', 'val_cfg.bank_dataloader']
         load_from = cfg.get('load_from')
         if load_from and '://' not in load_from \
                 and not osp.isfile(load_from):
