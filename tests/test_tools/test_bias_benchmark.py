@@ -145,6 +145,25 @@ def test_pretraining_runs_no_knn_monitor(tool, run):
     assert logs and not any('Epoch(val)' in log.read_text() for log in logs)
 
 
+@pytest.mark.parametrize('epochs, warmup', [(None, 4), (20, 2), (80, 8)])
+def test_epochs_keep_the_schedule_shape(tool, run, epochs, warmup):
+    root, _, work_dir, _ = run
+    for method in tool.CONFIGS:
+        cfg = tool.load_config(method, root, work_dir, 0, None, epochs)
+        total = epochs or 40
+        assert cfg.train_cfg.max_epochs == total
+        first, decay = cfg.param_scheduler
+        assert (first.begin, first.end) == (0, warmup)
+        assert (decay.begin, decay.end, decay.T_max) == (warmup, total,
+                                                         total - warmup)
+        # --cfg-options are merged after --epochs
+        cfg = tool.load_config(method, root, work_dir, 0,
+                               {'param_scheduler.0.end': 3}, epochs)
+        assert cfg.param_scheduler[0].end == 3
+    with pytest.raises(SystemExit):
+        tool.parse_args(['d', '--work-dir', 'w', '--epochs', '1'])
+
+
 def scores(value, cv, retrieval, merged=0.):
     """Hand-made read-out scores of one run."""
     per_list = {name: value for name in TEST_LISTS}
