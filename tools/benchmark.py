@@ -139,8 +139,9 @@ def paired_ratio(numerator: Sequence[float],
 
 def load_average() -> Optional[List[float]]:
     """1, 5 and 15 minute load averages, where the OS has them."""
-    return [round(x, 2)
-            for x in os.getloadavg()] if hasattr(os, 'getloadavg') else None
+    if not hasattr(os, 'getloadavg'):
+        return None
+    return [round(x, 2) for x in os.getloadavg()]
 
 
 def machine_info(device: torch.device) -> dict:
