@@ -5,7 +5,8 @@ Usage::
 
     python tools/mask_quality.py --out DIR [--betas 0.5 0.25 0.1 auto]
         [--beta-range 0.05 0.5] [--videos 400] [--sprite-size 0.15 0.7]
-        [--crop-size 64] [--seed 0] [--real VIDEO ...]
+        [--crop-size 64] [--seed 0] [--background-videos DIR]
+        [--real VIDEO ...]
 
 On synthetic clips of ``tools/data/make_motion_dataset.py``, rendered in
 memory with sprites of every size in ``--sprite-size`` (diameter as a
@@ -21,8 +22,7 @@ all frames has to cover), in bins of that area:
   (1 for a fraction that matches the sprite);
 - ``fraction``: the mask's share of the frame.
 
-On real videos (``--real``; default: the clips of ``../shared/videos`` when
-that folder exists; a 16x2 clip at 112 px, at the position
+On real videos (``--real VIDEO ...``; a 16x2 clip at 112 px, at the position
 ``tools/visualize_fame.py`` draws), where no true mask exists, each setting
 is scored by
 the share of the clip's motion map inside the mask (``motion_inside``),
@@ -47,8 +47,8 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from make_motion_dataset import (  # noqa: E402
-    CLASSES, FRAME_SIZE, SHARED_VIDEOS, VIDEO_EXTENSIONS, BackgroundPool,
-    _load_sources, check_sprite_size, render_video)
+    CLASSES, FRAME_SIZE, BackgroundPool, _load_sources, check_sprite_size,
+    render_video)
 
 from projects.fame.ops import (check_beta, check_beta_range,  # noqa: E402
                                foreground_mask, motion_map, shot_cut_ratio)
@@ -101,10 +101,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         default=64,
         help=f'side of the synthetic clips, at most {FRAME_SIZE}')
     add('--seed', type=int, default=0, help='seed of the synthetic clips')
-    add('--real',
-        nargs='*',
-        help='real videos (default: ../shared/videos beside the repository, '
-        'if present)')
+    add('--background-videos',
+        metavar='DIR',
+        help='folder of videos to crop half the synthetic clips\' '
+        'backgrounds from, as the dataset generator does (default: '
+        'textures only)')
+    add('--real', nargs='+', default=[], help='real videos to score')
     args = parser.parse_args(argv)
     try:
         check_beta_range(args.beta_range)
@@ -117,20 +119,25 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     return args
 
 
-def synthetic_clips(num_videos: int, sprite_size: Tuple[float, float],
-                    crop_size: int,
-                    seed: int) -> Tuple[torch.Tensor, torch.Tensor]:
+def synthetic_clips(
+        num_videos: int,
+        sprite_size: Tuple[float, float],
+        crop_size: int,
+        seed: int,
+        background_videos: Optional[str] = None
+) -> Tuple[torch.Tensor, torch.Tensor]:
     """Clips of sprites of every size, and their true masks.
 
     Each clip draws its class, motion, background and look (so its size,
     uniform in ``sprite_size``) from its own generators, as the generator
-    draws a video.
+    draws a video; half the backgrounds are crops of ``background_videos``
+    when it is given.
 
     Returns:
         tuple[Tensor, Tensor]: RGB clips (N, 3, T, S, S) in [0, 1] and the
         union over each clip's frames of its sprite mask (N, S, S).
     """
-    sources = list(_load_sources(SHARED_VIDEOS).values())
+    sources = list(_load_sources(background_videos).values())
     # The generator's pool of unseen backgrounds of that seed.
     backgrounds = BackgroundPool(seed, 'unseen_bg', num_videos, sources)
     num_frames = CLIP_LEN * FRAME_INTERVAL
@@ -187,17 +194,6 @@ def binned(scores: Dict[str, torch.Tensor]) -> List[dict]:
             row[key] = 100 * values.mean().item() if len(values) else None
         rows.append(row)
     return rows
-
-
-def real_videos(paths: Optional[Sequence[str]]) -> List[str]:
-    """The videos to score: those given, else ``../shared/videos``."""
-    if paths:
-        return list(paths)
-    if not SHARED_VIDEOS.is_dir():
-        return []
-    return sorted(
-        str(p) for p in SHARED_VIDEOS.iterdir()
-        if p.suffix.lower() in VIDEO_EXTENSIONS)
 
 
 def real_motion_inside(paths: Sequence[str], betas: Sequence,
@@ -292,8 +288,12 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     args = parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    clips, truths = synthetic_clips(args.videos, tuple(args.sprite_size),
-                                    args.crop_size, args.seed)
+    try:
+        clips, truths = synthetic_clips(args.videos, tuple(args.sprite_size),
+                                        args.crop_size, args.seed,
+                                        args.background_videos)
+    except (OSError, ValueError) as err:
+        raise SystemExit(f'error: {err}')
     synthetic = {}
     for beta in args.betas:
         masks = foreground_mask(clips, beta, beta_range=args.beta_range)
@@ -304,8 +304,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
             bins=binned(scores))
     try:
         real = real_motion_inside(
-            real_videos(args.real), args.betas, tuple(args.beta_range),
-            args.seed)
+            args.real, args.betas, tuple(args.beta_range), args.seed)
     except OSError as err:
         raise SystemExit(f'error: {err}')
     results = dict(

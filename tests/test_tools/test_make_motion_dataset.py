@@ -7,6 +7,8 @@ import decord
 import numpy as np
 import pytest
 
+from tests.video_files import write_video
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / 'tools/data'))
 import make_motion_dataset  # noqa: E402
 
@@ -186,17 +188,65 @@ def test_existing_folder(dataset, tmp_path, capsys):
         make_motion_dataset.generate(str(tmp_path / 'new'), size='huge')
 
 
-def test_procedural_backgrounds(dataset, tmp_path, monkeypatch):
-    monkeypatch.setattr(make_motion_dataset, 'SHARED_VIDEOS',
-                        tmp_path / 'missing')
+def test_background_videos(dataset, tmp_path):
+    """Half the backgrounds are crops of the given videos, the unseen pool's
+    from videos the seen pool never uses; without them, textures only."""
+    folder = tmp_path / 'videos'
+    folder.mkdir()
+    colours = dict(red=(220, 40, 40), green=(40, 220, 40), blue=(40, 40, 220))
+    for name, colour in colours.items():
+        frames = np.full((6, 72, 96, 3), colour, np.uint8)
+        write_video(folder / f'{name}.avi', frames)
+    (folder / 'notes.txt').write_text('not a video')
     summary = make_motion_dataset.generate(
-        str(tmp_path / 'motion'), size='tiny', progress=False)
+        str(tmp_path / 'motion'),
+        size='tiny',
+        progress=False,
+        background_videos=str(folder))
     assert summary['counts'] == dataset['counts']
-    for name in ('pretrain', 'test_unseen_bg'):
-        for rel, _ in read_list(summary['lists'][name]):
-            frames = decode(summary, rel)
-            assert frames.shape == (NUM_FRAMES, 128, 128, 3)
-            assert load_masks(summary, rel).any(axis=(1, 2)).all()
+    seen, unseen = make_motion_dataset._split_sources(
+        [f'{name}.avi' for name in sorted(colours)], 0)
+
+    def crop_sources(summary, list_name):
+        """The source colour of each flat (cropped) background of a list."""
+        found = []
+        for rel, _ in read_list(summary['lists'][list_name]):
+            frame = decode(summary, rel)[0].astype(float)
+            free = ~load_masks(summary, rel).any(axis=0)
+            free[1:] &= free[:-1]  # one pixel away from the sprite
+            free[:-1] &= free[1:]
+            pixels = frame[free]
+            if pixels.std(axis=0).max() < 3:  # a crop of a one-colour video
+                dominant = int(pixels.mean(axis=0).argmax())
+                found.append(f'{["red", "green", "blue"][dominant]}.avi')
+        return found
+
+    pretrain = crop_sources(summary, 'pretrain')
+    assert 3 <= len(pretrain) <= 13  # about half of 16
+    assert set(pretrain) <= set(seen)
+    test_unseen = crop_sources(summary, 'test_unseen_bg')
+    assert test_unseen and set(test_unseen) <= set(unseen)
+    assert crop_sources(dataset, 'pretrain') == []  # textures only
+
+
+@pytest.mark.parametrize('content', [None, b'', b'not a video'])
+def test_bad_background_videos_are_named(tmp_path, content):
+    folder = tmp_path / 'videos'
+    folder.mkdir()
+    if content is not None:
+        (folder / 'clip.mp4').write_bytes(content)
+    match = 'no .avi' if content is None else 'cannot read .*clip.mp4'
+    with pytest.raises((FileNotFoundError, ValueError), match=match):
+        make_motion_dataset.generate(
+            str(tmp_path / 'motion'),
+            size='tiny',
+            progress=False,
+            background_videos=str(folder))
+    assert not (tmp_path / 'motion').exists()
+    with pytest.raises(FileNotFoundError, match='no such folder.*missing'):
+        make_motion_dataset.generate(
+            str(tmp_path / 'motion'),
+            background_videos=str(tmp_path / 'missing'))
 
 
 def test_scene_bias(dataset):

@@ -119,3 +119,13 @@ def test_unreadable_real_video_is_named(tool, tmp_path):
             '--real',
             str(bad)
         ])
+
+
+def test_missing_background_videos_are_named(tool, tmp_path):
+    with pytest.raises(SystemExit, match='no such folder.*missing'):
+        tool.main([
+            '--out',
+            str(tmp_path / 'out'), '--videos', '2', '--background-videos',
+            str(tmp_path / 'missing')
+        ])
+    assert not (tmp_path / 'out' / 'mask_quality.json').exists()

@@ -69,12 +69,11 @@ class. The unseen
 pool holds one background per ``test_unseen_bg`` video, none of them used
 anywhere else, so there the background says nothing about the class.
 
-A background is either a procedural texture (smooth noise, stripes,
-checkerboard or gradient in muted colours) or, when the folder
-``../shared/videos`` beside the repository exists, with even odds a
-contrast-reduced crop of a real video frame. Real source videos are split
-between the pools, so unseen real crops come from videos never used for
-seen ones. Without that folder all backgrounds are textures.
+A background is a procedural texture (smooth noise, stripes, checkerboard
+or gradient in muted colours) or, with ``--background-videos DIR``, with
+even odds a contrast-reduced crop of a frame of one of the videos in
+``DIR``. Those videos are split between the pools, so unseen real crops
+come from videos never used for seen ones.
 
 The data is a deterministic function of the seed: each background and each
 video draws from its own generator,
@@ -86,15 +85,13 @@ import colorsys
 import shutil
 from functools import lru_cache, partial
 from pathlib import Path
-from typing import Callable, Dict, List, NamedTuple, Tuple
+from typing import Callable, Dict, List, NamedTuple, Optional, Tuple
 
 import cv2
 import decord
 import numpy as np
 from mmengine.utils import ProgressBar
 
-# Real videos beside the repository checkout; absent in a user's clone.
-SHARED_VIDEOS = Path(__file__).resolve().parents[2].parent / 'shared/videos'
 VIDEO_EXTENSIONS = ('.avi', '.mkv', '.mov', '.mp4', '.webm')
 
 FRAME_SIZE = 128
@@ -291,26 +288,41 @@ class BackgroundPool:
 
 
 @lru_cache(maxsize=1)
-def _load_sources(folder: Path) -> Dict[str, np.ndarray]:
+def _load_sources(folder: Optional[str]) -> Dict[str, np.ndarray]:
     """Decode a few evenly spaced frames of every video in ``folder``.
 
-    The result is cached, so that repeated calls in one process (tests)
-    decode the videos once.
+    Cached, so that repeated calls in one process (tests) decode the videos
+    once.
 
     Args:
-        folder (Path): Folder of real videos; may not exist.
+        folder (str, optional): Folder of real videos; None for none.
 
     Returns:
         dict[str, np.ndarray]: Frames of shape (N, h, w, 3), RGB uint8, with
         a short side of ``SOURCE_SIDE``, by file name in sorted order.
+
+    Raises:
+        FileNotFoundError: If ``folder`` is not a folder of videos.
+        ValueError: If one of its videos cannot be decoded.
     """
-    if not folder.is_dir():
+    if folder is None:
         return {}
+    if not Path(folder).is_dir():
+        raise FileNotFoundError(f'background videos: no such folder: {folder}')
+    paths = sorted(
+        p for p in Path(folder).glob('*')
+        if p.suffix.lower() in VIDEO_EXTENSIONS)
+    if not paths:
+        raise FileNotFoundError(
+            f'background videos: no {"/".join(VIDEO_EXTENSIONS)} file in '
+            f'{folder}')
     sources = {}
-    for path in sorted(folder.iterdir()):
-        if path.suffix.lower() not in VIDEO_EXTENSIONS:
-            continue
-        reader = decord.VideoReader(str(path))
+    for path in paths:
+        try:
+            reader = decord.VideoReader(str(path))
+        except Exception as err:  # decord raises its own DECORDError
+            raise ValueError(
+                f'background videos: cannot read {path}: {err}') from err
         indices = np.linspace(0, len(reader) - 1, SOURCE_FRAMES).round()
         frames = reader.get_batch(indices.astype(int).tolist()).asnumpy()
         height, width = frames.shape[1:3]
@@ -750,7 +762,8 @@ def generate(root: str,
              seed: int = 0,
              progress: bool = True,
              overwrite: bool = False,
-             sprite_size: Tuple[float, float] = SPRITE_SIZE) -> dict:
+             sprite_size: Tuple[float, float] = SPRITE_SIZE,
+             background_videos: Optional[str] = None) -> dict:
     """Generate the synthetic motion dataset (see the module docstring).
 
     Args:
@@ -767,6 +780,9 @@ def generate(root: str,
         sprite_size (tuple[float, float]): Range of the sprites' diameter,
             a fraction of the frame side, within ``(0, MAX_SPRITE_SIZE]``.
             Defaults to ``SPRITE_SIZE``, the actor size FAME assumes.
+        background_videos (str, optional): Folder of videos whose frames
+            half the backgrounds are cropped from; None for textures only.
+            Defaults to None.
 
     Returns:
         dict: Summary of the dataset: ``root``, ``video_dir``, ``mask_dir``,
@@ -776,6 +792,7 @@ def generate(root: str,
     if size not in SIZES:
         raise ValueError(f'size must be one of {list(SIZES)}, got {size!r}')
     check_sprite_size(sprite_size)
+    sources = _load_sources(background_videos)
     root_path = Path(root)
     if not _prepare_root(root_path, overwrite):
         return _summary(root_path)
@@ -787,7 +804,6 @@ def generate(root: str,
         test_iid=config['test'],
         test_unseen_bg=config['test'],
         test_bg_only=config['test'])
-    sources = _load_sources(SHARED_VIDEOS)
     seen_names, unseen_names = _split_sources(list(sources), seed)
     seen = BackgroundPool(seed, 'seen_bg', counts['pretrain'],
                           [sources[name] for name in seen_names])
@@ -874,6 +890,11 @@ def parse_args() -> argparse.Namespace:
         '--overwrite',
         action='store_true',
         help='replace a dataset that already exists in the folder')
+    parser.add_argument(
+        '--background-videos',
+        metavar='DIR',
+        help='folder of videos to crop half the backgrounds from (default: '
+        'textures only)')
     return parser.parse_args()
 
 
@@ -886,7 +907,8 @@ def main() -> None:
             size=args.size,
             seed=args.seed,
             overwrite=args.overwrite,
-            sprite_size=tuple(args.sprite_size))
+            sprite_size=tuple(args.sprite_size),
+            background_videos=args.background_videos)
     except (FileExistsError, FileNotFoundError, ValueError) as err:
         raise SystemExit(f'error: {err}')
     print(f'Dataset in {summary["root"]}: {len(summary["classes"])} classes, '
