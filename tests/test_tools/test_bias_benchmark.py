@@ -162,6 +162,8 @@ def test_epochs_keep_the_schedule_shape(tool, run, epochs, warmup):
         assert cfg.param_scheduler[0].end == 3
     with pytest.raises(SystemExit):
         tool.parse_args(['d', '--work-dir', 'w', '--epochs', '1'])
+    # the benchmark trains twice the configs' 40 epochs unless told
+    assert tool.parse_args(['d', '--work-dir', 'w']).epochs == 80
 
 
 def scores(value, cv, retrieval, merged=0.):
