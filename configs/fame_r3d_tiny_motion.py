@@ -69,7 +69,8 @@ train_dataloader = dict(
         data_prefix=dict(video=f'{data_root}/videos'),
         pipeline=train_pipeline))
 
-# 40 epochs of 16 steps. AdamW: a linear warm-up to 2e-3 over 4 epochs,
+# 40 epochs of 16 steps (tools/bias_benchmark.py trains 80: FAME learns its
+# pretext task only there). AdamW: a linear warm-up to 2e-3 over 4 epochs,
 # then a cosine decay to nearly 0.
 max_epochs = 40
 warmup_epochs = 4
