@@ -211,7 +211,10 @@ def test_background_videos(dataset, tmp_path):
         """The source colour of each flat (cropped) background of a list."""
         found = []
         for rel, _ in read_list(summary['lists'][list_name]):
-            frame = decode(summary, rel)[0].astype(float)
+            frames = decode(summary, rel)
+            assert frames.shape == (NUM_FRAMES, 128, 128, 3)
+            assert load_masks(summary, rel).any(axis=(1, 2)).all()
+            frame = frames[0].astype(float)
             free = ~load_masks(summary, rel).any(axis=0)
             free[1:] &= free[:-1]  # one pixel away from the sprite
             free[:-1] &= free[1:]
