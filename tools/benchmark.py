@@ -5,7 +5,7 @@ Usage::
 
     python tools/benchmark.py [--device cpu|cuda] [--out WORK_DIR] [--quick]
         [--data-root DIR] [--workers N] [--threads N] [--repeats N]
-        [--beta BETA|auto]
+        [--beta BETA|auto] [--compensate-camera]
 
 It prints a table and writes ``WORK_DIR/benchmark.json`` (default
 ``work_dirs/benchmark``): FAME's share of a pretraining step, the FAME op
@@ -304,10 +304,13 @@ def sub_batch(batch: dict, num_items: int) -> dict:
         data_samples=batch['data_samples'][:num_items])
 
 
-def build_models(settings: Settings, device: torch.device,
-                 beta: Union[float, str]) -> Tuple[nn.Module, nn.Module]:
-    """The shipped MoCo + FAME model (FAME's ``beta`` given) and its
-    supervised twin, in training.
+def build_models(
+        settings: Settings,
+        device: torch.device,
+        beta: Union[float, str],
+        compensate_camera: bool = False) -> Tuple[nn.Module, nn.Module]:
+    """The shipped MoCo + FAME model (FAME's ``beta`` and
+    ``compensate_camera`` given) and its supervised twin, in training.
 
     The twin is a ``Recognizer3D`` with the same backbone, an ``I3DHead`` of
     400 classes and the pretraining preprocessor's normalisation.
@@ -316,7 +319,8 @@ def build_models(settings: Settings, device: torch.device,
     moco_cfg['backbone']['base_channels'] = settings.base_channels
     width = settings.base_channels * 8  # pooled width of R(2+1)D-18
     moco_cfg['head']['in_channels'] = width
-    moco_cfg['data_preprocessor']['fame']['beta'] = beta
+    moco_cfg['data_preprocessor']['fame'].update(
+        beta=beta, compensate_camera=compensate_camera)
     moco = MODELS.build(moco_cfg)
     preprocessor = moco.data_preprocessor
     supervised = MODELS.build(
@@ -503,6 +507,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         type=parse_beta,
         default=0.5,
         help="FAME's foreground fraction, or 'auto' (default 0.5)")
+    add('--compensate-camera',
+        action='store_true',
+        help='FAME compensates the camera\'s motion (FAMEBlending\'s '
+        'compensate_camera)')
     add('--repeats',
         type=at_least(1),
         help='timed rounds of the training steps (default 3, quick 1)')
@@ -537,7 +545,8 @@ def run(args: argparse.Namespace, tmp_dir: str) -> dict:
                                            device.type == 'cuda', max(batches))
     two_view, one_view = first['two_view'], first['one_view']
     torch.manual_seed(0)
-    moco, supervised = build_models(settings, device, args.beta)
+    moco, supervised = build_models(settings, device, args.beta,
+                                    args.compensate_camera)
     optim_cfg = Config.fromfile(SCHEDULE_CONFIG).optim_wrapper.to_dict()
     moco_optim = build_optim_wrapper(moco, copy.deepcopy(optim_cfg))
     supervised_optim = build_optim_wrapper(supervised, optim_cfg)
@@ -628,6 +637,7 @@ def run(args: argparse.Namespace, tmp_dir: str) -> dict:
         scaling_batches=batches,
         workers=workers,
         fame_beta=args.beta,
+        fame_compensate_camera=args.compensate_camera,
         data_root=args.data_root or 'generated in a temporary folder')
     return dict(
         format=FORMAT,

@@ -58,6 +58,7 @@ from make_motion_dataset import (  # noqa: E402
     LISTS, cfg_options, check_dataset, generate)
 from mmaction.registry import MODELS  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.registry import init_default_scope  # noqa: E402
 from mmengine.runner import Runner, set_random_seed  # noqa: E402
 
 from projects.fame.evaluation import (  # noqa: E402
@@ -703,6 +704,10 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
                 per_seed[method].append(json.loads(done.read_text()))
                 continue
             if method == 'random_init':
+                # Built outside a Runner, which would set the scope (this
+                # is the first model built when a rerun finds the
+                # pretrainings done).
+                init_default_scope(cfg.get('default_scope', 'mmaction'))
                 torch.manual_seed(seed)
                 model = MODELS.build(cfg.model)
             elif method == 'supervised':

@@ -6,14 +6,16 @@ Usage::
     python tools/mask_quality.py --out DIR [--betas 0.5 0.25 0.1 auto]
         [--beta-range 0.05 0.5] [--videos 400] [--sprite-size 0.15 0.7]
         [--crop-size 64] [--seed 0] [--background-videos DIR]
-        [--real VIDEO ...]
+        [--camera-speed 0] [--compensate-camera] [--real VIDEO ...]
 
 On synthetic clips of ``tools/data/make_motion_dataset.py``, rendered in
 memory with sprites of every size in ``--sprite-size`` (diameter as a
 fraction of the frame side; 0.15-0.7 gives sprites sweeping about 3 % to
 60 % of a clip's frame), each setting's masks are scored against the true
 sprite masks (their union over the clip's frames, which a mask shared by
-all frames has to cover), in bins of that area:
+all frames has to cover), in bins of that area (``--camera-speed V``
+films every clip with a camera panning V pixels a frame, each clip in its
+own direction, so that the whole scene moves):
 
 - ``iou``: intersection over union with the sprite;
 - ``recall``: share of the sprite inside the mask;
@@ -28,7 +30,11 @@ is scored by
 the share of the clip's motion map inside the mask (``motion_inside``),
 beside a random mask's expected share, the mask's fraction of the frame;
 each clip's ``cut_ratio`` (:func:`shot_cut_ratio`, the measure of
-``FAMEBlending``'s shot-cut guard) is listed with it.
+``FAMEBlending``'s shot-cut guard) and ``camera_shift`` (the mean camera
+motion :func:`camera_shifts` finds, in pixels a frame) are listed with it.
+With ``--compensate-camera`` every mask is found with the camera's motion
+compensated (``FAMEBlending(compensate_camera=True)``), and the motion map
+the real clips are scored by is compensated too.
 
 Writes ``DIR/mask_quality.json``, ``DIR/mask_quality.md`` and
 ``DIR/mask_quality.png`` (IoU per size bin).
@@ -50,8 +56,9 @@ from make_motion_dataset import (  # noqa: E402
     CLASSES, FRAME_SIZE, BackgroundPool, _load_sources, check_sprite_size,
     render_video)
 
-from projects.fame.ops import (check_beta, check_beta_range,  # noqa: E402
-                               foreground_mask, motion_map, shot_cut_ratio)
+from projects.fame.ops import (camera_shifts, check_beta,  # noqa: E402
+                               check_beta_range, foreground_mask, motion_map,
+                               shot_cut_ratio)
 from tools.visualize_fame import clip_rng, load_clip  # noqa: E402
 
 matplotlib.use('Agg')
@@ -62,6 +69,8 @@ AREA_BINS = ((0, 5), (5, 10), (10, 20), (20, 30), (30, 100))
 CLIP_LEN, FRAME_INTERVAL = 8, 2  # the tiny pretraining's clips
 # Real clips as tools/visualize_fame.py draws them by default: 16x2 at 112.
 REAL_CLIP_LEN, REAL_CROP_SIZE = 16, 112
+# The largest pan of --camera-speed over a clip, a share of the frame side.
+MAX_PAN = 0.25
 
 
 def parse_beta(text: str) -> Union[float, str]:
@@ -106,6 +115,14 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         help='folder of videos to crop half the synthetic clips\' '
         'backgrounds from, as the dataset generator does (default: '
         'textures only)')
+    add('--camera-speed',
+        type=float,
+        default=0.,
+        help='pan of the synthetic clips\' camera, pixels a frame at '
+        '--crop-size (default 0: a still camera)')
+    add('--compensate-camera',
+        action='store_true',
+        help='find the masks with the camera\'s motion compensated')
     add('--real', nargs='+', default=[], help='real videos to score')
     args = parser.parse_args(argv)
     try:
@@ -116,6 +133,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     if args.videos < 1 or not 16 <= args.crop_size <= FRAME_SIZE:
         parser.error(f'--videos must be >= 1 and --crop-size in [16, '
                      f'{FRAME_SIZE}]')
+    pan = args.camera_speed * (CLIP_LEN - 1) / args.crop_size
+    if not 0 <= pan <= MAX_PAN:
+        parser.error(f'--camera-speed must be in [0, '
+                     f'{MAX_PAN * args.crop_size / (CLIP_LEN - 1):g}] at '
+                     f'--crop-size {args.crop_size} (the pan would leave '
+                     f'the rendered frame), got {args.camera_speed}')
     return args
 
 
@@ -124,14 +147,17 @@ def synthetic_clips(
         sprite_size: Tuple[float, float],
         crop_size: int,
         seed: int,
-        background_videos: Optional[str] = None
+        background_videos: Optional[str] = None,
+        camera_speed: float = 0.
 ) -> Tuple[torch.Tensor, torch.Tensor]:
     """Clips of sprites of every size, and their true masks.
 
     Each clip draws its class, motion, background and look (so its size,
     uniform in ``sprite_size``) from its own generators, as the generator
     draws a video; half the backgrounds are crops of ``background_videos``
-    when it is given.
+    when it is given. With ``camera_speed`` (pixels a frame at
+    ``crop_size``), each clip is a window moving over the rendered frames
+    in a direction of its own, as a panning camera films.
 
     Returns:
         tuple[Tensor, Tensor]: RGB clips (N, 3, T, S, S) in [0, 1] and the
@@ -148,15 +174,42 @@ def synthetic_clips(
         label = int(rng.integers(len(CLASSES)))
         frames, masks = render_video(rng, look, label, backgrounds[index],
                                      num_frames, sprite_size)
-        frames = torch.from_numpy(frames[::FRAME_INTERVAL].copy())
+        frames, masks = pan(frames[::FRAME_INTERVAL],
+                            masks[::FRAME_INTERVAL],
+                            camera_speed * FRAME_SIZE / crop_size,
+                            np.random.default_rng([seed, 3, index]))
+        frames = torch.from_numpy(np.ascontiguousarray(frames))
         frames = frames.permute(3, 0, 1, 2).float() / 255
         clips.append(
             F.interpolate(frames, size=(crop_size, crop_size), mode='area'))
-        union = torch.from_numpy(masks[::FRAME_INTERVAL].any(0)).float()
+        union = torch.from_numpy(masks.any(0)).float()
         truths.append(
             F.interpolate(union[None, None], size=(crop_size, crop_size),
                           mode='area')[0, 0] >= 0.5)
     return torch.stack(clips), torch.stack(truths)
+
+
+def pan(frames: np.ndarray, masks: np.ndarray, speed: float,
+        rng: np.random.Generator) -> Tuple[np.ndarray, np.ndarray]:
+    """Film (T, H, W, ...) frames and masks with a panning camera.
+
+    A square window, as large as the pan allows, moves ``speed`` pixels a
+    frame in a direction drawn from ``rng`` (to whole pixels); frames and
+    masks are cut to it. ``speed`` 0 returns them unchanged.
+    """
+    if speed == 0:
+        return frames, masks
+    length, size = frames.shape[:2]
+    angle = rng.uniform(0, 2 * np.pi)
+    travel = speed * (length - 1)
+    side = size - int(np.ceil(travel))
+    steps = np.arange(length) * speed
+    xs = np.round(steps * np.cos(angle)).astype(int)
+    ys = np.round(steps * np.sin(angle)).astype(int)
+    xs, ys = xs - xs.min(), ys - ys.min()
+    crop = [(slice(y, y + side), slice(x, x + side)) for x, y in zip(xs, ys)]
+    return (np.stack([f[c] for f, c in zip(frames, crop)]),
+            np.stack([m[c] for m, c in zip(masks, crop)]))
 
 
 def score_masks(masks: torch.Tensor,
@@ -196,20 +249,27 @@ def binned(scores: Dict[str, torch.Tensor]) -> List[dict]:
     return rows
 
 
-def real_motion_inside(paths: Sequence[str], betas: Sequence,
+def real_motion_inside(paths: Sequence[str],
+                       betas: Sequence,
                        beta_range: Tuple[float, float],
-                       seed: int) -> List[dict]:
+                       seed: int,
+                       compensate_camera: bool = False) -> List[dict]:
     """Per real video and setting: the motion share inside the mask."""
     rows = []
     for path in paths:
         frames = load_clip(path, REAL_CLIP_LEN, FRAME_INTERVAL, REAL_CROP_SIZE,
                            clip_rng(path, seed))['frames']
         clip = torch.from_numpy(frames).permute(3, 0, 1, 2)[None] / 255.
-        motion = motion_map(clip)[0]
+        shifts = camera_shifts(clip)
+        used = shifts if compensate_camera else None
+        motion = motion_map(clip, used)[0]
         row = dict(
-            video=Path(path).name, cut_ratio=shot_cut_ratio(clip).item())
+            video=Path(path).name,
+            cut_ratio=shot_cut_ratio(clip).item(),
+            camera_shift=shifts.norm(dim=-1).mean().item())
         for beta in betas:
-            mask = foreground_mask(clip, beta, beta_range=beta_range)[0]
+            mask = foreground_mask(
+                clip, beta, beta_range=beta_range, shifts=used)[0]
             row[str(beta)] = dict(
                 motion_inside=100 *
                 (motion[mask].sum() / motion.sum().clamp_min(1e-8)).item(),
@@ -227,6 +287,12 @@ def write_markdown(results: dict, path: Path) -> None:
         'px)', '', 'IoU / sprite recall / best IoU at the mask\'s size (%), '
         'by the sprite\'s share of the frame:', ''
     ]
+    if settings['camera_speed'] or settings['compensate_camera']:
+        lines[2:2] = [
+            f'Camera panning {settings["camera_speed"]:g} px a frame; its '
+            'motion ' + ('compensated' if settings['compensate_camera'] else
+                         'not compensated') + '.', ''
+        ]
     bins = results['synthetic'][str(settings['betas'][0])]['bins']
     lines.append('| setting | mean IoU | mean recall | ' +
                  ' | '.join(f'{b["bin"]} ({b["videos"]})'
@@ -251,12 +317,15 @@ def write_markdown(results: dict, path: Path) -> None:
         lines += [
             '', 'Real videos: motion inside the mask / the mask\'s share of '
             'the frame (a random mask holds its share of the motion), %:', '',
-            '| video | cut ratio | ' + ' | '.join(
+            '| video | cut ratio | camera shift (px) | ' + ' | '.join(
                 f'beta {b}' for b in settings['betas']) + ' |',
-            '|---' * (2 + len(settings['betas'])) + '|'
+            '|---' * (3 + len(settings['betas'])) + '|'
         ]
         for row in results['real']:
-            cells = [f'{row["video"]}', f'{row["cut_ratio"]:.1f}'] + [
+            cells = [
+                f'{row["video"]}', f'{row["cut_ratio"]:.1f}',
+                f'{row["camera_shift"]:.2f}'
+            ] + [
                 f'{row[str(b)]["motion_inside"]:.0f} / '
                 f'{row[str(b)]["fraction"]:.0f}' for b in settings['betas']
             ]
@@ -291,20 +360,24 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     try:
         clips, truths = synthetic_clips(args.videos, tuple(args.sprite_size),
                                         args.crop_size, args.seed,
-                                        args.background_videos)
+                                        args.background_videos,
+                                        args.camera_speed)
     except (OSError, ValueError) as err:
         raise SystemExit(f'error: {err}')
+    shifts = camera_shifts(clips) if args.compensate_camera else None
     synthetic = {}
     for beta in args.betas:
-        masks = foreground_mask(clips, beta, beta_range=args.beta_range)
+        masks = foreground_mask(
+            clips, beta, beta_range=args.beta_range, shifts=shifts)
         scores = score_masks(masks, truths)
         synthetic[str(beta)] = dict(
             iou=100 * scores['iou'].mean().item(),
             recall=100 * scores['recall'].mean().item(),
             bins=binned(scores))
     try:
-        real = real_motion_inside(
-            args.real, args.betas, tuple(args.beta_range), args.seed)
+        real = real_motion_inside(args.real, args.betas,
+                                  tuple(args.beta_range), args.seed,
+                                  args.compensate_camera)
     except OSError as err:
         raise SystemExit(f'error: {err}')
     results = dict(
@@ -315,6 +388,8 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
             sprite_size=list(args.sprite_size),
             crop_size=args.crop_size,
             seed=args.seed,
+            camera_speed=args.camera_speed,
+            compensate_camera=args.compensate_camera,
             command=' '.join(['python', 'tools/mask_quality.py'] +
                              list(sys.argv[1:] if argv is None else argv))),
         synthetic=synthetic,

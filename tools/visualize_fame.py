@@ -133,6 +133,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         action='store_true',
         help="hue_mode='radians': the released code's hue aliasing")
     parser.add_argument(
+        '--compensate-camera',
+        action='store_true',
+        help='compensate the camera\'s motion in the motion map, as '
+        'FAMEBlending(compensate_camera=True)')
+    parser.add_argument(
         '--seed', type=int, default=0, help='seed of the clip positions')
     parser.add_argument(
         '--gif',
@@ -228,8 +233,11 @@ def to_tensor(frames: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(frames).permute(3, 0, 1, 2).float() / 255
 
 
-def run_fame(frames: np.ndarray, background: np.ndarray,
-             beta: Union[float, str], hue_mode: str) -> Dict[str, np.ndarray]:
+def run_fame(frames: np.ndarray,
+             background: np.ndarray,
+             beta: Union[float, str],
+             hue_mode: str,
+             compensate_camera: bool = False) -> Dict[str, np.ndarray]:
     """FAME maps of a clip and the clip merged onto another's background.
 
     Args:
@@ -238,24 +246,29 @@ def run_fame(frames: np.ndarray, background: np.ndarray,
             shape.
         beta (float | str): Foreground fraction, or ``'auto'``.
         hue_mode (str): ``'turns'`` or ``'radians'``.
+        compensate_camera (bool): Compensate the camera's motion
+            (:func:`camera_shifts`) in the motion map. Defaults to False.
 
     Returns:
         dict[str, np.ndarray]: ``motion`` and ``score`` (H, W) maps in
         [0, 1], the boolean ``mask`` (H, W), the ``merged`` clip
-        (T, H, W, 3) uint8, the foreground ``seeds`` and the mask's share
-        of the frame (``fraction``).
+        (T, H, W, 3) uint8, the foreground ``seeds``, the mask's share
+        of the frame (``fraction``) and, compensated, the mean camera
+        ``shift`` in pixels a frame (else None).
     """
     clips = torch.stack([to_tensor(frames), to_tensor(background)])
+    shifts = fame_op.camera_shifts(clips[:1]) if compensate_camera else None
     num_seeds = None  # the op's fixed 50 %
     if beta == 'auto':
         motion, score, _ = fame_op.adaptive_foreground_maps(
-            clips[:1], hue_mode)
+            clips[:1], hue_mode, shifts=shifts)
         # As the op counts them: round(share * H * W), at least one.
         share = fame_op.otsu_fraction(motion).clamp(*fame_op.BETA_RANGE)
         num_seeds = max(1, round(share.item() * motion[0].numel()))
     else:
-        motion, score = fame_op.foreground_maps(clips[:1], hue_mode)
-    mask = fame_op.foreground_mask(clips[:1], beta, hue_mode)
+        motion, score = fame_op.foreground_maps(
+            clips[:1], hue_mode, shifts=shifts)
+    mask = fame_op.foreground_mask(clips[:1], beta, hue_mode, shifts=shifts)
     # Clip 1 lends clip 0 its background; only clip 0's result is kept.
     merged = fame_op.merge_foreground_background(
         clips, mask.repeat(2, 1, 1), perm=torch.tensor([1, 0]))[0]
@@ -268,7 +281,8 @@ def run_fame(frames: np.ndarray, background: np.ndarray,
         motion_inside=float(motion[mask].sum() / max(motion.sum(), 1e-8)),
         score=score[0].numpy(),
         mask=mask,
-        merged=merged)
+        merged=merged,
+        shift=None if shifts is None else shifts.norm(dim=-1).mean().item())
 
 
 def heatmap(values: np.ndarray, colormap: int) -> np.ndarray:
@@ -398,6 +412,8 @@ def make_sheet(clip: Dict, background: Dict, fame: Dict[str, np.ndarray],
         f'seed {args.seed}  '
         f"|  motion inside the mask: {100 * fame['motion_inside']:.0f}%"
     ]
+    if fame['shift'] is not None:
+        header[-1] += f'  |  camera compensated: {fame["shift"]:.2f} px/frame'
     lines = [part for line in header for part in wrap(line, sheet.shape[1])]
     put_lines(sheet, lines[:HEADER_LINES], 6, LINE_STEP)
     titles = ['per clip'] + [f't={clip["indices"][t]}' for t in shown]
@@ -518,7 +534,7 @@ def main(argv: Optional[Sequence[str]] = None) -> List[Dict]:
                     name='checkerboard (only one video given)',
                     frames=checkerboard(args.clip_len, args.crop_size))
             fame = run_fame(clip['frames'], background['frames'], args.beta,
-                            hue_mode)
+                            hue_mode, args.compensate_camera)
             sheet_path = out_dir / f'{names[index]}.png'
             sheet = make_sheet(clip, background, fame, args)
             image = Image.fromarray(sheet)

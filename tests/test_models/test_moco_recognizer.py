@@ -186,6 +186,27 @@ def test_shot_cut_guard_count_is_logged():
     assert 'fame_cuts_unmerged' not in log_vars
 
 
+def test_camera_compensation_count_is_logged():
+    model = build_model(
+        fame=dict(type='FAMEBlending', compensate_camera=True))
+    model.train()
+    batch = train_batch(num_videos=2, seed=0)
+    # Video 1's first view: a still texture panned by a pixel a frame.
+    gen = torch.Generator().manual_seed(0)
+    scene = torch.randint(0, 256, (3, 32, 40), generator=gen)
+    scene = torch.nn.functional.avg_pool2d(scene[None].float(), 3, 1, 1)[0]
+    pan = torch.stack([scene[:, :, t:t + 32] for t in range(4)], 1)
+    batch['inputs'][2] = pan[None].round().to(torch.uint8)
+    # Video 0's first view: still.
+    batch['inputs'][0] = batch['inputs'][0][:, :, :1].repeat(1, 1, 4, 1, 1)
+    log_vars = model.train_step(batch, optim_wrapper(model))
+    assert log_vars['fame_camera_compensated'] == 1
+    plain = build_model()
+    plain.train()
+    log_vars = plain.train_step(train_batch(2), optim_wrapper(plain))
+    assert 'fame_camera_compensated' not in log_vars
+
+
 def step_gradients(per_direction_backward, scale=1.):
     """Loss and query gradients of ``scale * loss`` for one batch."""
     model = build_model()

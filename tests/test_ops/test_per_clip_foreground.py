@@ -1,15 +1,19 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 """Per-clip options of FAME: ``beta='auto'`` (foreground seeds and fraction
 from Otsu thresholds of the motion map and of the colour score, bounded by
-``beta_range``) and the shot-cut guard (``max_cut_ratio``)."""
+``beta_range``), the shot-cut guard (``max_cut_ratio``) and the camera
+compensation (``compensate_camera``)."""
+import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from mmaction.registry import MODELS, TRANSFORMS
 from mmengine.registry import init_default_scope
 
 import projects.fame  # noqa: F401
-from projects.fame.ops import (adaptive_foreground_maps, foreground_maps,
-                               foreground_mask, otsu_fraction, shot_cut_ratio)
+from projects.fame.ops import (adaptive_foreground_maps, camera_shifts,
+                               foreground_maps, foreground_mask, motion_map,
+                               otsu_fraction, shot_cut_ratio)
 from projects.fame.utils import ConfigError
 
 
@@ -199,3 +203,109 @@ def test_cut_clips_are_left_unmerged_and_counted():
     assert torch.equal(merged[[0, 2]], plain[[0, 2]])
     with pytest.raises(ConfigError, match='max_cut_ratio'):
         MODELS.build(dict(type='FAMEBlending', max_cut_ratio=1.))
+
+
+def panned_clip(step=(1, 0), size=32, t=8, seed=3) -> tuple:
+    """A red square moving right by a pixel a frame, in the middle of a
+    smooth textured scene that the camera pans by ``step`` whole pixels a
+    frame; and the square's union over the clip (frame coordinates)."""
+    gen = torch.Generator().manual_seed(seed)
+    margin = t * max(map(abs, step)) + 1
+    scene = F.avg_pool2d(
+        torch.rand(1, 3, size + 2 * margin, size + 2 * margin, generator=gen),
+        3, 1, 1)[0]
+    clip = torch.empty(3, t, size, size)
+    union = torch.zeros(size, size, dtype=torch.bool)
+    red = torch.tensor([0.9, 0.1, 0.1]).view(3, 1, 1)
+    for i in range(t):
+        top, left = margin + i * step[1], margin + i * step[0]
+        clip[:, i] = scene[:, top:top + size, left:left + size]
+        # Inside the middle half of the frame, away from the fitted border.
+        clip[:, i, 12:20, 9 + i:17 + i] = red
+        union[12:20, 9 + i:17 + i] = True
+    return clip, union
+
+
+@pytest.mark.parametrize('step', [(1, 0), (0, -1), (2, 1)])
+def test_camera_shifts_recover_a_pan(step):
+    clip, _ = panned_clip(step)
+    shifts = camera_shifts(clip[None])
+    assert shifts.shape == (1, 7, 2)
+    expected = -torch.tensor(step, dtype=torch.float32).expand(7, 2)
+    assert torch.allclose(shifts[0], expected, atol=0.05)
+
+
+def test_still_camera_gets_no_shift():
+    still, _ = panned_clip((0, 0))
+    assert torch.equal(camera_shifts(still[None]), torch.zeros(1, 7, 2))
+    # Frames moved by zero: the paper's motion map, exactly.
+    clips = torch.stack([still, panned_clip((1, 0))[0]])
+    assert torch.equal(
+        motion_map(clips, torch.zeros(2, 7, 2)), motion_map(clips))
+
+
+def test_camera_shifts_batched_equal_per_clip():
+    clips = torch.stack(
+        [panned_clip(step)[0] for step in ((1, 0), (0, 0), (0, -1))])
+    batched = camera_shifts(clips)
+    for i in range(3):
+        assert torch.allclose(
+            batched[i], camera_shifts(clips[i:i + 1])[0], atol=1e-5)
+
+
+def motion_share(motion: torch.Tensor, region: torch.Tensor) -> float:
+    return (motion[region].sum() / motion.sum()).item()
+
+
+def test_compensated_motion_and_mask_follow_the_object_not_the_pan():
+    clip, square = panned_clip((1, 0))
+    clips = clip[None]
+    shifts = camera_shifts(clips)
+    # The pan moves every edge of the scene: most of the frame difference
+    # lies outside the square; compensated, nearly all of it is the square.
+    assert motion_share(motion_map(clips)[0], square) < 0.4
+    assert motion_share(motion_map(clips, shifts)[0], square) > 0.8
+
+    def recall_and_iou(mask):
+        inter = (mask & square).sum()
+        return (inter / square.sum()).item(), (inter /
+                                               (mask | square).sum()).item()
+
+    # Uncompensated, the masks keep about half of the square (a random
+    # mask's share); compensated, most of it.
+    for beta in (0.5, 'auto'):
+        recall, iou = recall_and_iou(foreground_mask(clips, beta)[0])
+        recall_c, iou_c = recall_and_iou(
+            foreground_mask(clips, beta, shifts=shifts)[0])
+        assert recall < 0.65 and recall_c > 0.75
+        assert iou_c > iou + 0.05
+
+
+def test_camera_compensated_clips_are_counted():
+    clips = torch.stack([panned_clip(s)[0] for s in ((0, 0), (1, 0))])
+    blending = MODELS.build(dict(type='FAMEBlending', compensate_camera=True))
+    torch.manual_seed(0)
+    merged = blending.merge(clips)
+    assert blending.num_camera_compensated.item() == 1
+    # The still clip's mask, and so its merge, as without compensation.
+    plain = MODELS.build(dict(type='FAMEBlending'))
+    torch.manual_seed(0)
+    expected = plain.merge(clips)
+    assert plain.num_camera_compensated is None
+    assert torch.equal(merged[0], expected[0])
+
+
+def test_fame_mask_transform_compensates_the_camera():
+    clip, _ = panned_clip((1, 0))
+    frames = [(f * 255).round().byte().numpy()
+              for f in clip.permute(1, 2, 3, 0)]
+    transform = TRANSFORMS.build(
+        dict(type='FAMEMask', beta='auto', compensate_camera=True))
+    mask = transform(dict(imgs=frames))['fame_mask']
+    pixels = torch.from_numpy(np.stack(frames)).permute(3, 0, 1, 2)[None]
+    pixels = pixels.float() / 255
+    expected = foreground_mask(pixels, 'auto', shifts=camera_shifts(pixels))
+    assert np.array_equal(mask, expected[0].numpy())
+    assert not np.array_equal(mask,
+                              foreground_mask(pixels, 'auto')[0].numpy())
+    assert 'compensate_camera=True' in repr(transform)

@@ -45,6 +45,7 @@ def test_json_holds_every_measurement(benchmark, document):
     assert settings['batch_size'] == benchmark.QUICK.batch_size
     assert settings['workers'] == 0
     assert settings['fame_beta'] == 0.5
+    assert settings['fame_compensate_camera'] is False
 
     results = document['results']
     assert set(results) == {
@@ -141,3 +142,4 @@ def test_parse_args_rejects_counts_out_of_range(benchmark, argv):
     assert benchmark.parse_args(['--workers', '0']).workers == 0
     assert benchmark.parse_args(['--beta', 'auto']).beta == 'auto'
     assert benchmark.parse_args(['--beta', '0.25']).beta == 0.25
+    assert benchmark.parse_args(['--compensate-camera']).compensate_camera

@@ -102,6 +102,8 @@ def test_real_video_motion_inside_the_mask(tool, run):
     ['--sprite-size', '0.2', '0.9'],
     ['--videos', '0'],
     ['--crop-size', '256'],
+    ['--camera-speed', '-1'],
+    ['--camera-speed', '3'],  # 21 of 64 px over a clip, beyond MAX_PAN
 ])
 def test_bad_arguments(tool, flags, tmp_path, capsys):
     with pytest.raises(SystemExit):
@@ -129,3 +131,33 @@ def test_missing_background_videos_are_named(tool, tmp_path):
             str(tmp_path / 'missing')
         ])
     assert not (tmp_path / 'out' / 'mask_quality.json').exists()
+
+
+def test_pan_moves_a_window_over_the_frames(tool):
+    # Distinct values locate every crop in its frame.
+    frames = np.arange(8 * 20 * 20 * 3).reshape(8, 20, 20, 3)
+    masks = frames[..., 0] % 7 == 0
+    assert tool.pan(frames, masks, 0., np.random.default_rng(0))[0] is frames
+    out, out_masks = tool.pan(frames, masks, 1., np.random.default_rng(0))
+    assert out.shape == (8, 13, 13, 3)  # 20 - 7 pixels of travel
+    offsets = []
+    for frame, mask, crop, crop_mask in zip(frames, masks, out, out_masks):
+        y, x = divmod((crop[0, 0, 0] - frame[0, 0, 0]) // 3, 20)
+        assert np.array_equal(crop, frame[y:y + 13, x:x + 13])
+        assert np.array_equal(crop_mask, mask[y:y + 13, x:x + 13])
+        offsets.append((y, x))
+    steps = np.diff(offsets, axis=0)
+    assert np.abs(steps).max() <= 1  # a pixel a frame, rounded
+    assert abs(np.hypot(*np.subtract(offsets[-1], offsets[0])) - 7) <= 1
+
+
+def test_camera_settings_are_recorded(tool, tmp_path):
+    results = tool.main([
+        '--out',
+        str(tmp_path), '--videos', '4', '--crop-size', '32', '--betas', '0.5',
+        '--camera-speed', '1', '--compensate-camera'
+    ])
+    assert results['settings']['camera_speed'] == 1
+    assert results['settings']['compensate_camera'] is True
+    assert 'Camera panning 1 px a frame; its motion compensated.' in (
+        tmp_path / 'mask_quality.md').read_text()

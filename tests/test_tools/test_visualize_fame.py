@@ -241,3 +241,20 @@ def test_real_videos(tool, tmp_path):
         sheet = read_png(result['sheet'])
         assert sheet.shape == (*tool.sheet_shape(64, 8), 3)
         assert 0 < result['motion_inside'] < 1
+
+
+def test_compensate_camera_draws_the_compensated_mask(tool, videos):
+    # A pan: the square's clip seen through a window sliding a pixel a
+    # frame to the right.
+    still = decoded_clip(tool, videos[2])
+    panned = np.stack(
+        [np.roll(frame, -t, axis=1) for t, frame in enumerate(still)])
+    fame = tool.run_fame(panned, still, 0.5, 'turns', compensate_camera=True)
+    shifts = tool.fame_op.camera_shifts(tool.to_tensor(panned)[None])
+    expected = tool.fame_op.foreground_mask(
+        tool.to_tensor(panned)[None], 0.5, shifts=shifts)[0].numpy()
+    np.testing.assert_array_equal(fame['mask'], expected)
+    assert fame['shift'] == pytest.approx(
+        shifts.norm(dim=-1).mean().item())
+    assert fame['shift'] > 0.5
+    assert tool.run_fame(panned, still, 0.5, 'turns')['shift'] is None

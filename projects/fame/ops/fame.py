@@ -18,6 +18,7 @@ import math
 from typing import Optional, Sequence, Tuple, Union
 
 import torch
+import torch.nn.functional as F
 from kornia.color import rgb_to_hsv
 from kornia.filters import gaussian_blur2d
 from torch import Tensor
@@ -32,6 +33,9 @@ NUM_LEVELS = 10  # quantisation levels per colour axis
 NUM_BINS = NUM_LEVELS**3
 # Default bounds of the per-clip seed share and fraction of beta='auto'.
 BETA_RANGE = (0.05, 0.5)
+# The camera's motion is fitted on the frame's border: the outer quarter of
+# each side, where an actor rarely is and the background always shows.
+CAMERA_BORDER = 0.25
 
 
 def blur_kernel_size(crop_size: int) -> int:
@@ -107,17 +111,127 @@ def otsu_fraction(maps: Tensor, num_bins: int = 64) -> Tensor:
     return above.gather(1, threshold).squeeze(1).clamp_min(0)
 
 
-def motion_map(clips: Tensor) -> Tensor:
+def _sample_shifted(frames: Tensor, shifts: Tensor) -> Tuple[Tensor, Tensor]:
+    """Frames (M, C, H, W) sampled at ``x + shifts`` (M, 2), in pixels
+    ``(dx, dy)``, bilinearly; and where that lies inside the frame,
+    (M, 1, H, W) floats."""
+    height, width = frames.shape[-2:]
+    ys = torch.arange(height, device=frames.device, dtype=frames.dtype)
+    xs = torch.arange(width, device=frames.device, dtype=frames.dtype)
+    ys, xs = torch.meshgrid(ys, xs, indexing='ij')
+    xs = xs + shifts[:, 0, None, None]
+    ys = ys + shifts[:, 1, None, None]
+    # Pixel centres to grid_sample's [-1, 1] (align_corners=True).
+    grid = torch.stack([xs * 2 / (width - 1) - 1, ys * 2 / (height - 1) - 1],
+                       -1)
+    shifted = F.grid_sample(
+        frames, grid, padding_mode='border', align_corners=True)
+    inside = (xs >= 0) & (xs <= width - 1) & (ys >= 0) & (ys <= height - 1)
+    return shifted, inside.unsqueeze(1).to(frames.dtype)
+
+
+def camera_shifts(clips: Tensor, num_iters: int = 5) -> Tensor:
+    """The camera's translation between consecutive frames of each clip.
+
+    A robust Lucas-Kanade fit of one translation per pair of frames, coarse
+    to fine over up to three scales (none below 8 pixels), on the grey
+    frames' border
+    (the outer ``CAMERA_BORDER`` of each side). Pixels that disagree with
+    the fit, such as an actor crossing the border, are down-weighted
+    (Huber weights scaled by the median residual), so that a pan or a
+    shaking camera gives the motion of the scene. A clip whose shifts do not
+    explain its border's frame differences better than a still camera (the
+    summed absolute difference on the border, frames aligned, is not below
+    that of the frames as they are) gets zero shifts: on a still camera the
+    fit can follow an actor that crosses the border.
+
+    Args:
+        clips (Tensor): RGB clips of shape (N, 3, T, H, W) in [0, 1], T >= 2.
+        num_iters (int): Gauss-Newton steps per pyramid level. Defaults
+            to 5.
+
+    Returns:
+        Tensor: Shifts ``(dx, dy)`` in pixels of shape (N, T - 1, 2): frame
+        ``t + 1`` at ``x + shift`` shows what frame ``t`` shows at ``x``.
+    """
+    num, _, length, height, width = clips.shape
+    grey = clips.float().mean(1)
+    prev = grey[:, :-1].reshape(-1, 1, height, width)
+    next_ = grey[:, 1:].reshape(-1, 1, height, width)
+    border = torch.ones(height, width, device=clips.device)
+    top, left = int(CAMERA_BORDER * height), int(CAMERA_BORDER * width)
+    border[top:height - top, left:width - left] = 0
+    # Up to three scales, halving, none below 8 pixels.
+    num_levels = min(3, 1 + int(math.log2(max(min(height, width) // 8, 1))))
+    shifts = prev.new_zeros(prev.shape[0], 2)
+    for level in reversed(range(num_levels)):
+        scale = 2**level
+        if scale > 1:
+            prev_l, next_l = (F.avg_pool2d(f, scale) for f in (prev, next_))
+            border_l = F.avg_pool2d(border[None, None], scale)
+        else:
+            prev_l, next_l, border_l = prev, next_, border[None, None]
+        shifts = shifts / scale
+        for _ in range(num_iters):
+            warped, inside = _sample_shifted(next_l, shifts)
+            residual = warped - prev_l
+            padded = F.pad(warped, (1, 1, 1, 1), mode='replicate')
+            grad_x = (padded[..., 1:-1, 2:] - padded[..., 1:-1, :-2]) / 2
+            grad_y = (padded[..., 2:, 1:-1] - padded[..., :-2, 1:-1]) / 2
+            # Huber weights, the threshold 2.2 robust standard deviations
+            # (1.4826 x 1.5 median absolute residuals).
+            spread = residual.abs().flatten(1).median(1).values
+            huber = (2.2 * spread + 1e-3).view(-1, 1, 1, 1)
+            robust = (huber / residual.abs().clamp_min(1e-6)).clamp(max=1.)
+            weight = inside * border_l * robust
+
+            def total(a: Tensor, b: Tensor) -> Tensor:
+                return (weight * a * b).sum((1, 2, 3))
+
+            # The 2 x 2 normal equations of the step, damped for textureless
+            # borders (no gradient: no step).
+            gxy = total(grad_x, grad_y)
+            damp = 1e-6 * (total(grad_x, grad_x) + total(grad_y, grad_y))
+            gxx = total(grad_x, grad_x) + damp + 1e-8
+            gyy = total(grad_y, grad_y) + damp + 1e-8
+            gxr, gyr = total(grad_x, residual), total(grad_y, residual)
+            det = gxx * gyy - gxy**2
+            step = torch.stack([(gxy * gyr - gyy * gxr) / det,
+                                (gxy * gxr - gxx * gyr) / det], 1)
+            shifts = shifts + step.clamp(-2, 2)
+        shifts = shifts * scale
+    warped, inside = _sample_shifted(next_, shifts)
+    weight = (inside * border).view(num, -1)
+    aligned = ((warped - prev).abs().view(num, -1) * weight).sum(1)
+    still = ((next_ - prev).abs().view(num, -1) * weight).sum(1)
+    return shifts.view(num, length - 1, 2) * (aligned < still)[:, None, None]
+
+
+def motion_map(clips: Tensor, shifts: Optional[Tensor] = None) -> Tensor:
     """Normalised, blurred mean absolute frame difference.
 
     Args:
         clips (Tensor): RGB clips of shape (N, C, T, H, W) in [0, 1].
+        shifts (Tensor, optional): The camera's motion, (N, T - 1, 2) from
+            :func:`camera_shifts`: each frame is then compared with the next
+            one moved back by it, so a pan or a shake leaves the scene
+            still and only what moves in it shows (pixels that came into
+            view count as still). Defaults to None (the paper).
 
     Returns:
         Tensor: Motion maps of shape (N, H, W) in [0, 1].
     """
-    diff = (clips[:, :, :-1] - clips[:, :, 1:]).abs().sum(1).mean(1)
-    return _minmax_normalize(_blur(diff))
+    following = clips[:, :, 1:]
+    if shifts is None:
+        diff = (clips[:, :, :-1] - following).abs().sum(1).mean(1)
+        return _minmax_normalize(_blur(diff))
+    num, channels, steps, height, width = following.shape
+    frames = following.transpose(1, 2).reshape(-1, channels, height, width)
+    aligned, inside = _sample_shifted(frames, shifts.reshape(-1, 2))
+    aligned = aligned.view(num, steps, channels, height, width).transpose(1, 2)
+    diff = (clips[:, :, :-1] - aligned).abs().sum(1)
+    diff = diff * inside.view(num, steps, height, width)
+    return _minmax_normalize(_blur(diff.mean(1)))
 
 
 def shot_cut_ratio(clips: Tensor) -> Tensor:
@@ -194,7 +308,8 @@ def _seed_histogram(bins: Tensor, seeds: Tensor, prior: float) -> Tensor:
 def foreground_maps(
         clips: Tensor,
         hue_mode: str = 'turns',
-        seed_range: Optional[Sequence[float]] = None) -> Tuple[Tensor, Tensor]:
+        seed_range: Optional[Sequence[float]] = None,
+        shifts: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
     """Motion map and colour foreground score of each clip.
 
     Motion only picks the seeds: the top 50 % most moving pixels are
@@ -210,6 +325,8 @@ def foreground_maps(
             threshold of its motion map (:func:`otsu_fraction`), their share
             clamped to ``seed_range = (low, high)``, instead of the top
             50 %. Defaults to None.
+        shifts (Tensor, optional): The camera's motion, to compensate in the
+            motion map (:func:`motion_map`). Defaults to None.
 
     Returns:
         Tuple[Tensor, Tensor]: Motion maps and colour scores, each of shape
@@ -220,7 +337,7 @@ def foreground_maps(
                          f'got {tuple(clips.shape)}')
     clips = clips.float()
     num_pixels = clips.shape[-2] * clips.shape[-1]
-    motion = motion_map(clips)
+    motion = motion_map(clips, shifts)
     order = motion.flatten(1).argsort(dim=1, descending=True)
     if seed_range is None:
         fg_seeds = order[:, :int(FOREGROUND_SEED_RATIO * num_pixels)]
@@ -271,7 +388,8 @@ def check_beta_range(beta_range: Sequence[float]) -> Tuple[float, float]:
 def adaptive_foreground_maps(
     clips: Tensor,
     hue_mode: str = 'turns',
-    beta_range: Sequence[float] = BETA_RANGE
+    beta_range: Sequence[float] = BETA_RANGE,
+    shifts: Optional[Tensor] = None
 ) -> Tuple[Tensor, Tensor, Tensor]:
     """The maps of :func:`foreground_maps` with seeds and fraction per clip.
 
@@ -287,20 +405,23 @@ def adaptive_foreground_maps(
         hue_mode (str): See :func:`colour_bins`. Defaults to ``'turns'``.
         beta_range (Sequence[float]): Bounds ``(low, high)`` of the seed
             share and of the fraction. Defaults to ``(0.05, 0.5)``.
+        shifts (Tensor, optional): See :func:`foreground_maps`. Defaults to
+            None.
 
     Returns:
         Tuple[Tensor, Tensor, Tensor]: Motion maps and colour scores, each
         of shape (N, H, W) in [0, 1], and the fractions, shape (N, ).
     """
     low, high = check_beta_range(beta_range)
-    motion, score = foreground_maps(clips, hue_mode, seed_range=(low, high))
+    motion, score = foreground_maps(clips, hue_mode, (low, high), shifts)
     return motion, score, otsu_fraction(score).clamp(low, high)
 
 
 def foreground_mask(clips: Tensor,
                     beta: Union[float, str] = 0.5,
                     hue_mode: str = 'turns',
-                    beta_range: Sequence[float] = BETA_RANGE) -> Tensor:
+                    beta_range: Sequence[float] = BETA_RANGE,
+                    shifts: Optional[Tensor] = None) -> Tensor:
     """Binary foreground masks of a batch of clips.
 
     Args:
@@ -312,6 +433,9 @@ def foreground_mask(clips: Tensor,
         hue_mode (str): See :func:`colour_bins`. Defaults to ``'turns'``.
         beta_range (Sequence[float]): Bounds of ``beta='auto'``; unused
             otherwise. Defaults to ``(0.05, 0.5)``.
+        shifts (Tensor, optional): The camera's motion between consecutive
+            frames, (N, T - 1, 2) from :func:`camera_shifts`, compensated in
+            the motion map. Defaults to None (the paper).
 
     Returns:
         Tensor: Boolean masks of shape (N, H, W), shared by all frames, with
@@ -321,9 +445,9 @@ def foreground_mask(clips: Tensor,
     check_beta(beta)
     if beta == 'auto':
         _, score, fractions = adaptive_foreground_maps(
-            clips, hue_mode, beta_range)
+            clips, hue_mode, beta_range, shifts)
         return _top_fraction_mask(score, fractions)
-    _, score = foreground_maps(clips, hue_mode)
+    _, score = foreground_maps(clips, hue_mode, shifts=shifts)
     return _top_k_mask(score, int(beta * score.shape[-2] * score.shape[-1]))
 
 

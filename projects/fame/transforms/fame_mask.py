@@ -6,7 +6,8 @@ import torch
 from mmaction.registry import TRANSFORMS
 from mmcv.transforms import BaseTransform
 
-from ..ops import BETA_RANGE, check_beta, check_beta_range, foreground_mask
+from ..ops import (BETA_RANGE, camera_shifts, check_beta, check_beta_range,
+                   foreground_mask)
 
 
 @TRANSFORMS.register_module()
@@ -30,15 +31,19 @@ class FAMEMask(BaseTransform):
             ``beta='auto'``. Defaults to ``(0.05, 0.5)``.
         hue_mode (str): ``'turns'`` (paper) or ``'radians'`` (the released
             code's hue quirk). Defaults to ``'turns'``.
+        compensate_camera (bool): Compensate the camera's motion (see
+            :class:`FAMEBlending`). Defaults to False.
     """
 
     def __init__(self,
                  beta: Union[float, str] = 0.5,
                  hue_mode: str = 'turns',
-                 beta_range: Sequence[float] = BETA_RANGE) -> None:
+                 beta_range: Sequence[float] = BETA_RANGE,
+                 compensate_camera: bool = False) -> None:
         self.beta = check_beta(beta)
         self.beta_range = check_beta_range(beta_range)
         self.hue_mode = hue_mode
+        self.compensate_camera = compensate_camera
 
     def transform(self, results: Dict) -> Dict:
         """Add ``fame_mask`` to ``results``."""
@@ -50,11 +55,14 @@ class FAMEMask(BaseTransform):
                              'FormatShape in the pipeline')
         # (T, H, W, 3) -> (1, 3, T, H, W) in [0, 1]
         clip = torch.from_numpy(np.stack(imgs)).permute(3, 0, 1, 2)[None]
-        mask = foreground_mask(clip.float() / 255, self.beta, self.hue_mode,
-                               self.beta_range)
+        clip = clip.float() / 255
+        shifts = camera_shifts(clip) if self.compensate_camera else None
+        mask = foreground_mask(clip, self.beta, self.hue_mode,
+                               self.beta_range, shifts)
         results['fame_mask'] = mask[0].numpy()
         return results
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(beta={self.beta!r}, '
-                f"hue_mode='{self.hue_mode}', beta_range={self.beta_range})")
+                f"hue_mode='{self.hue_mode}', beta_range={self.beta_range}, "
+                f'compensate_camera={self.compensate_camera})')

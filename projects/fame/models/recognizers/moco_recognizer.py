@@ -172,7 +172,9 @@ class MoCoRecognizer(BaseModel):
         Returns:
             dict[str, Tensor]: Loss and contrastive top-1 accuracy, and
             with FAME's shot-cut guard on (``max_cut_ratio``), the number
-            of clips of view 1 it left unmerged.
+            of clips of view 1 it left unmerged, and with its camera
+            compensation on, the number whose camera motion it
+            compensated.
         """
         view1, view2 = inputs
         self.key_encoder.update_parameters(self._query_encoder())
@@ -193,6 +195,8 @@ class MoCoRecognizer(BaseModel):
         fame = getattr(self.data_preprocessor, 'fame', None)
         if getattr(fame, 'num_cuts_unmerged', None) is not None:
             log['fame_cuts_unmerged'] = fame.num_cuts_unmerged
+        if getattr(fame, 'num_camera_compensated', None) is not None:
+            log['fame_camera_compensated'] = fame.num_camera_compensated
         return log
 
     def _backward_per_direction(self, clips: Tensor) -> bool:

@@ -7,8 +7,9 @@ from mmaction.registry import MODELS
 from mmaction.utils import SampleList
 from torch import Tensor, nn
 
-from ...ops import (BETA_RANGE, check_beta, check_beta_range, foreground_mask,
-                    merge_foreground_background, shot_cut_ratio)
+from ...ops import (BETA_RANGE, camera_shifts, check_beta, check_beta_range,
+                    foreground_mask, merge_foreground_background,
+                    shot_cut_ratio)
 from ...utils import ConfigError
 from .precision import autocast_off
 
@@ -62,6 +63,14 @@ class FAMEBlending(BaseMiniBatchBlending, nn.Module):
             in :attr:`num_cuts_unmerged` (the last batch's, logged by
             :class:`MoCoRecognizer` as ``fame_cuts_unmerged``). Defaults
             to None: every clip is merged, as in the paper.
+        compensate_camera (bool): Find the moving foreground after
+            compensating the camera's motion (:func:`camera_shifts`: a
+            translation per pair of frames, fitted on the frame's border),
+            so that a pan or a shaking camera does not make the whole scene
+            "move". The clips so compensated are counted in
+            :attr:`num_camera_compensated` (the last batch's, logged by
+            :class:`MoCoRecognizer` as ``fame_camera_compensated``).
+            Defaults to False (the paper).
     """
 
     def __init__(self,
@@ -72,7 +81,8 @@ class FAMEBlending(BaseMiniBatchBlending, nn.Module):
                  mean: Optional[Sequence[float]] = None,
                  std: Optional[Sequence[float]] = None,
                  max_pixel_value: float = 255.,
-                 max_cut_ratio: Optional[float] = None) -> None:
+                 max_cut_ratio: Optional[float] = None,
+                 compensate_camera: bool = False) -> None:
         nn.Module.__init__(self)
         BaseMiniBatchBlending.__init__(self, num_classes=0)
         if not 0 <= prob <= 1:
@@ -100,6 +110,8 @@ class FAMEBlending(BaseMiniBatchBlending, nn.Module):
                 'median one beyond which a clip is left unmerged)')
         self.max_cut_ratio = max_cut_ratio
         self.num_cuts_unmerged: Optional[Tensor] = None
+        self.compensate_camera = compensate_camera
+        self.num_camera_compensated: Optional[Tensor] = None
 
     def merge(self,
               clips: Tensor,
@@ -125,8 +137,13 @@ class FAMEBlending(BaseMiniBatchBlending, nn.Module):
             # float32 even under --amp: half precision blurs change the
             # top-k ranking of the masks.
             with autocast_off(pixels.device):
+                shifts = None
+                if self.compensate_camera:
+                    shifts = camera_shifts(pixels)
+                    self.num_camera_compensated = shifts.flatten(1).any(
+                        1).float().sum()
                 masks = foreground_mask(pixels, self.beta, self.hue_mode,
-                                        self.beta_range)
+                                        self.beta_range, shifts)
         if self.prob < 1:
             keep = torch.rand(clips.shape[0], device=clips.device) >= self.prob
             masks = masks | keep[:, None, None]
