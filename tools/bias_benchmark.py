@@ -24,12 +24,14 @@ true sprite masks of the pretraining videos, in both hue modes.
 Two diagnostics: ``linear_cv``, probes fitted within ``test_unseen_bg`` by
 cross-validation (the motion the features hold, with no scene bias for the
 probe to lean on), and ``--true-masks``, a third pretraining where FAME
-merges with the true sprite masks (how far better masks would go).
+merges with the true sprite masks (how far better masks would go). And a
+variant: ``--adaptive-mask`` pretrains MoCo + FAME with ``beta='auto'`` as
+well, and reports its margin over MoCo beside the fixed ``beta``'s.
 
 Usage::
 
     python tools/bias_benchmark.py DIR --work-dir W [--seeds 0 1 2]
-        [--epochs 80] [--true-masks]
+        [--epochs 80] [--adaptive-mask] [--true-masks]
 
 ``DIR`` is used as it is when it holds the lists; when it is missing or
 empty, the dataset is generated there first (``--size``). Writes
@@ -73,6 +75,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 CONFIGS = dict(
     moco=ROOT / 'configs' / 'fame_r3d_tiny_motion_moco.py',
     fame=ROOT / 'configs' / 'fame_r3d_tiny_motion.py',
+    # FAME with beta='auto', a foreground fraction per clip
+    # (--adaptive-mask).
+    fame_auto=ROOT / 'configs' / 'fame_r3d_tiny_motion.py',
     # FAME merging with the generator's sprite masks (--true-masks).
     fame_true_masks=ROOT / 'configs' / 'fame_r3d_tiny_motion.py',
     supervised=ROOT / 'configs' / 'bias_benchmark' /
@@ -84,15 +89,17 @@ METHODS = ('moco', 'fame', 'random_init', 'supervised')
 # its pretext task on this dataset (its control fails in every seed), 80 do
 # not (docs/bias_benchmark.md).
 EPOCHS = 80
-PRETRAINED = ('moco', 'fame', 'fame_true_masks')
+PRETRAINED = ('moco', 'fame', 'fame_auto', 'fame_true_masks')
 NAMES = dict(
     moco='MoCo',
     fame='MoCo + FAME',
+    fame_auto="MoCo + FAME, beta='auto'",
     fame_true_masks='MoCo + FAME, true masks (reference)',
     random_init='random init (reference)',
     supervised='supervised (reference)')
 COLOURS = dict(
-    zip(NAMES, ('tab:gray', 'tab:red', 'tab:orange', 'tab:blue', 'tab:green')))
+    zip(NAMES, ('tab:gray', 'tab:red', 'tab:purple', 'tab:orange', 'tab:blue',
+                'tab:green')))
 TEST_LISTS = ('test_iid', 'test_unseen_bg', 'test_static', 'test_bg_only')
 PROTOCOLS = ('linear', 'knn')
 # The list with no scene bias, where a probe fitted within the list itself
@@ -109,7 +116,10 @@ RETRIEVAL_TASKS = tuple(QUERIES)
 OWN_TASK = dict(
     moco='retrieval',
     fame='retrieval_merged',
+    fame_auto='retrieval_merged',
     fame_true_masks='retrieval_merged')
+# The FAME variants whose margin over MoCo is reported, and its key.
+MARGINS = dict(fame='fame_minus_moco', fame_auto='fame_auto_minus_moco')
 CONTROL_MARGIN = 10.0
 HUE_MODES = ('turns', 'radians')
 
@@ -142,6 +152,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         help='epochs of the three trainings, the warm-up a tenth of them '
         f'(default {EPOCHS}; the configs train 40, too few for FAME to '
         'learn its task here: docs/bias_benchmark.md)')
+    parser.add_argument(
+        '--adaptive-mask',
+        action='store_true',
+        help='also pretrain MoCo + FAME with beta=\'auto\' (foreground seeds '
+        'and fraction per clip) beside the fixed beta')
     parser.add_argument(
         '--true-masks',
         action='store_true',
@@ -214,6 +229,8 @@ def load_config(method: str,
     # No kNN monitor during pretraining: the read-outs after it score every
     # backbone, and each monitor pass reads 1440 videos (40 s on 2 cores).
     cfg.train_cfg.val_begin = cfg.train_cfg.max_epochs + 1
+    if method == 'fame_auto':
+        cfg.model.data_preprocessor.fame.beta = 'auto'
     if method == 'fame_true_masks':
         use_true_masks(cfg, root)
     cfg.work_dir = str(work_dir / method / f'seed{seed}')
@@ -454,27 +471,30 @@ def summarise(per_seed: Dict[str, List[dict]]) -> dict:
                 mean=None if None in values else float(np.mean(values)),
                 per_seed=values)
 
-    def margin(protocol: str, name: str) -> dict:
-        diff = np.subtract(results['fame'][protocol]['per_seed'][name],
+    def margin(method: str, protocol: str, name: str) -> dict:
+        diff = np.subtract(results[method][protocol]['per_seed'][name],
                            results['moco'][protocol]['per_seed'][name])
         return dict(
             mean=float(diff.mean()),
             std=float(diff.std(ddof=1)) if len(diff) > 1 else 0.0,
             per_seed=diff.tolist())
 
-    margins = {
-        protocol: {
-            name: margin(protocol, name)
-            for name in TEST_LISTS
+    for method, key in MARGINS.items():
+        if method not in results:
+            continue
+        margins = {
+            protocol: {
+                name: margin(method, protocol, name)
+                for name in TEST_LISTS
+            }
+            for protocol in PROTOCOLS
         }
-        for protocol in PROTOCOLS
-    }
-    if all(results[m]['linear_cv'][UNBIASED_LIST] is not None
-           for m in ('fame', 'moco')):
-        margins['linear_cv'] = {
-            UNBIASED_LIST: margin('linear_cv', UNBIASED_LIST)
-        }
-    results['fame_minus_moco'] = margins
+        if all(results[m]['linear_cv'][UNBIASED_LIST] is not None
+               for m in (method, 'moco')):
+            margins['linear_cv'] = {
+                UNBIASED_LIST: margin(method, 'linear_cv', UNBIASED_LIST)
+            }
+        results[key] = margins
     results['control'] = positive_control(results)
     return results
 
@@ -575,6 +595,20 @@ def _control_lines(results: dict) -> List[str]:
     return lines + ['']
 
 
+def _margins(results: dict) -> List[Tuple[str, str]]:
+    """The FAME variants and keys of the margins to report: none when the
+    positive control failed, and none for a pretraining that failed it."""
+    control = results['control']
+    if not control['informative']:
+        return []
+    return [(method, key) for method, key in MARGINS.items()
+            if key in results and control[method]['passed']]
+
+
+def _margin_name(method: str) -> str:
+    return NAMES[method].replace('MoCo + ', '') + ' - MoCo'
+
+
 def write_markdown(results: dict, path: Path) -> None:
     """Write the results as markdown tables."""
     lines = [
@@ -589,11 +623,10 @@ def write_markdown(results: dict, path: Path) -> None:
             ]
             lines.append(f'| {NAMES[method]} | {protocol} | ' +
                          ' | '.join(cells) + ' |')
-    control = results['control']
-    if control['informative']:
-        lines.append('| FAME - MoCo | linear | ' + ' | '.join(
+    for method, key in _margins(results):
+        lines.append(f'| {_margin_name(method)} | linear | ' + ' | '.join(
             f'{m["mean"]:+.1f} ± {m["std"]:.1f}'
-            for m in results['fame_minus_moco']['linear'].values()) + ' |')
+            for m in results[key]['linear'].values()) + ' |')
     lines = _control_lines(results) + lines
     settings = results['settings']
     quality = results['mask_quality']
@@ -627,10 +660,11 @@ def write_markdown(results: dict, path: Path) -> None:
         for method in _methods(results):
             seeds = results[method]['linear_cv']['per_seed'][UNBIASED_LIST]
             lines.append(f'| {NAMES[method]} | {_mean_std(seeds)} |')
-        margin = results['fame_minus_moco']['linear_cv'][UNBIASED_LIST]
-        if control['informative']:
-            lines.append(f'| FAME - MoCo | {margin["mean"]:+.1f} ± '
-                         f'{margin["std"]:.1f} |')
+        for method, key in _margins(results):
+            margin = results[key].get('linear_cv', {}).get(UNBIASED_LIST)
+            if margin is not None:
+                lines.append(f'| {_margin_name(method)} | '
+                             f'{margin["mean"]:+.1f} ± {margin["std"]:.1f} |')
     lines += ['', f'Command: `{settings["command"]}`', '']
     path.write_text('\n'.join(lines))
 
@@ -685,6 +719,8 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     methods = list(METHODS)
     if args.true_masks:
         methods.insert(methods.index('fame') + 1, 'fame_true_masks')
+    if args.adaptive_mask:
+        methods.insert(methods.index('fame') + 1, 'fame_auto')
     per_seed: Dict[str, List[dict]] = {m: [] for m in methods}
     stages = len(args.seeds) * len(per_seed)
     stage = 0

@@ -170,41 +170,39 @@ def test_train_step_and_ema():
         assert param.grad is not None, name
 
 
-def test_shot_cut_guard_count_is_logged():
-    model = build_model(fame=dict(type='FAMEBlending', max_cut_ratio=6.))
-    model.train()
-    batch = train_batch(num_videos=2, seed=0)
-    # Video 1's first view: a still clip whose scene changes at frame 2.
+def cut_clip():
+    """A still clip whose scene changes at frame 2."""
     cut = torch.full((1, 3, 4, 32, 32), 60, dtype=torch.uint8)
     cut[:, :, 2:] = 200
-    batch['inputs'][2] = cut
-    log_vars = model.train_step(batch, optim_wrapper(model))
-    assert log_vars['fame_cuts_unmerged'] == 1
-    plain = build_model()
-    plain.train()
-    log_vars = plain.train_step(train_batch(2), optim_wrapper(plain))
-    assert 'fame_cuts_unmerged' not in log_vars
+    return cut
 
 
-def test_camera_compensation_count_is_logged():
-    model = build_model(
-        fame=dict(type='FAMEBlending', compensate_camera=True))
-    model.train()
-    batch = train_batch(num_videos=2, seed=0)
-    # Video 1's first view: a still texture panned by a pixel a frame.
+def panned_clip():
+    """A still texture panned by a pixel a frame."""
     gen = torch.Generator().manual_seed(0)
     scene = torch.randint(0, 256, (3, 32, 40), generator=gen)
     scene = torch.nn.functional.avg_pool2d(scene[None].float(), 3, 1, 1)[0]
     pan = torch.stack([scene[:, :, t:t + 32] for t in range(4)], 1)
-    batch['inputs'][2] = pan[None].round().to(torch.uint8)
-    # Video 0's first view: still.
+    return pan[None].round().to(torch.uint8)
+
+
+@pytest.mark.parametrize('guard, clip, key', [
+    (dict(max_cut_ratio=6.), cut_clip, 'fame_cuts_unmerged'),
+    (dict(compensate_camera=True), panned_clip, 'fame_camera_compensated'),
+])
+def test_fame_guard_counts_are_logged(guard, clip, key):
+    model = build_model(fame=dict(type='FAMEBlending', **guard))
+    model.train()
+    batch = train_batch(num_videos=2, seed=0)
+    # The first views: video 0's still, video 1's the guarded clip.
     batch['inputs'][0] = batch['inputs'][0][:, :, :1].repeat(1, 1, 4, 1, 1)
+    batch['inputs'][2] = clip()
     log_vars = model.train_step(batch, optim_wrapper(model))
-    assert log_vars['fame_camera_compensated'] == 1
+    assert log_vars[key] == 1
     plain = build_model()
     plain.train()
     log_vars = plain.train_step(train_batch(2), optim_wrapper(plain))
-    assert 'fame_camera_compensated' not in log_vars
+    assert key not in log_vars
 
 
 def step_gradients(per_direction_backward, scale=1.):

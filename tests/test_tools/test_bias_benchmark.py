@@ -258,3 +258,44 @@ def test_missing_test_video_is_named_before_pretraining(tool, tmp_path):
     with pytest.raises(SystemExit, match=f'1 lists or videos .*{missing}'):
         tool.main([str(root), '--work-dir', str(tmp_path / 'w')])
     assert not (tmp_path / 'w').exists()
+
+
+def test_adaptive_mask_variant(tool, run, tmp_path):
+    root, _, work_dir, _ = run
+    assert tool.parse_args(['d', '--work-dir', 'w',
+                            '--adaptive-mask']).adaptive_mask
+    cfg = tool.load_config('fame_auto', root, work_dir, 0, None)
+    assert cfg.model.data_preprocessor.fame.beta == 'auto'
+    assert cfg.work_dir == str(work_dir / 'fame_auto' / 'seed0')
+    assert tool.load_config('fame', root, work_dir, 0,
+                            None).model.data_preprocessor.fame.beta == 0.5
+    # Its margin over MoCo is reported beside the fixed beta's, once the
+    # control passes for it too.
+    per_seed = dict(
+        moco=[scores(10, 12.5, 50), scores(20, 15.0, 50)],
+        fame=[scores(30, 25.0, 50, 50), scores(40, 32.5, 50, 50)],
+        fame_auto=[scores(35, 30.0, 50, 50), scores(41, 32.5, 50, 50)],
+        random_init=[scores(0, 10.0, 20), scores(0, 10.0, 20)],
+        supervised=[scores(90, 60.0, 90), scores(90, 70.0, 90)])
+    results = tool.summarise(per_seed)
+    margin = results['fame_auto_minus_moco']['linear']['test_unseen_bg']
+    assert margin['per_seed'] == [25, 21] and margin['mean'] == 23
+    assert results['control']['fame_auto']['passed']
+    results.update(
+        {key: run[3][key]
+         for key in ('chance', 'mask_quality', 'settings')})
+    tool.write_markdown(results, tmp_path / 'results.md')
+    table = (tmp_path / 'results.md').read_text()
+    assert ("| FAME, beta='auto' - MoCo | linear | +23.0 ± 2.8 | "
+            '+23.0 ± 2.8 |' in table)
+    assert "| FAME, beta='auto' - MoCo | +17.5 ± 0.0 |" in table
+    assert '| FAME - MoCo | linear | +20.0 ± 0.0 |' in table
+    # Not when its own control fails.
+    per_seed['fame_auto'][1] = scores(41, 32.5, 50, 5)
+    results = dict(tool.summarise(per_seed),
+                   **{key: run[3][key]
+                      for key in ('chance', 'mask_quality', 'settings')})
+    tool.write_markdown(results, tmp_path / 'results.md')
+    table = (tmp_path / 'results.md').read_text()
+    assert "beta='auto' - MoCo" not in table
+    assert '| FAME - MoCo | linear |' in table
