@@ -135,9 +135,9 @@ def camera_shifts(clips: Tensor, num_iters: int = 5) -> Tensor:
 
     A robust Lucas-Kanade fit of one translation per pair of frames, coarse
     to fine over up to three scales (none below 8 pixels), on the grey
-    frames' border
-    (the outer ``CAMERA_BORDER`` of each side). Pixels that disagree with
-    the fit, such as an actor crossing the border, are down-weighted
+    frames' border (the outer ``CAMERA_BORDER`` of each side). Pixels that
+    disagree with the fit, such as an actor crossing the border, are
+    down-weighted
     (Huber weights scaled by the median residual), so that a pan or a
     shaking camera gives the motion of the scene. A clip whose shifts do not
     explain its border's frame differences better than a still camera (the
@@ -190,10 +190,10 @@ def camera_shifts(clips: Tensor, num_iters: int = 5) -> Tensor:
 
             # The 2 x 2 normal equations of the step, damped for textureless
             # borders (no gradient: no step).
+            gxx, gyy = total(grad_x, grad_x), total(grad_y, grad_y)
+            damp = 1e-6 * (gxx + gyy) + 1e-8
+            gxx, gyy = gxx + damp, gyy + damp
             gxy = total(grad_x, grad_y)
-            damp = 1e-6 * (total(grad_x, grad_x) + total(grad_y, grad_y))
-            gxx = total(grad_x, grad_x) + damp + 1e-8
-            gyy = total(grad_y, grad_y) + damp + 1e-8
             gxr, gyr = total(grad_x, residual), total(grad_y, residual)
             det = gxx * gyy - gxy**2
             step = torch.stack([(gxy * gyr - gyy * gxr) / det,
