@@ -1,7 +1,6 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 """Test (and evaluate) a FAME model checkpoint with MMEngine's ``Runner``."""
 import argparse
-import os
 import os.path as osp
 import sys
 from typing import Optional, Sequence
@@ -13,66 +12,32 @@ if sys.path[:1] != [REPO_ROOT]:
     sys.path.insert(0, REPO_ROOT)
 
 import torch.nn as nn  # noqa: E402
-from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.config import Config  # noqa: E402
 from mmengine.model import is_model_wrapper  # noqa: E402
 from mmengine.runner import CheckpointLoader, Runner  # noqa: E402
 
 from projects.fame.engine import (  # noqa: E402
     register_safe_checkpoint_loaders)
-from projects.fame.utils import check_data_paths  # noqa: E402
-from projects.fame.utils import check_optional_dependencies  # noqa: E402
-from projects.fame.utils import exit_on_user_errors  # noqa: E402
-from projects.fame.utils import find_config  # noqa: E402
+from tools import cli  # noqa: E402
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
-    """Parse the command line.
-
-    Args:
-        argv (Sequence[str], optional): Arguments to parse. Defaults to
-            ``sys.argv[1:]``.
-
-    Returns:
-        argparse.Namespace: The parsed arguments.
-    """
+    """Parse the command line (``argv``, default ``sys.argv[1:]``)."""
     parser = argparse.ArgumentParser(
         description='Test (and evaluate) a FAME model')
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument(
-        '--work-dir', help='the dir to save the evaluation metrics')
-    parser.add_argument(
         '--dump',
         type=str,
         help='dump predictions to a pickle file for offline evaluation')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config settings with key=value pairs, e.g. '
-        'test_dataloader.batch_size=4 or key="[a,b]"; no spaces are allowed')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    cli.add_common_args(parser)
+    return cli.parse_args(parser, argv)
 
 
 def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
-    """Merge the command-line arguments into the config.
-
-    Args:
-        cfg (Config): The loaded config.
-        args (argparse.Namespace): Arguments from :func:`parse_args`.
-
-    Returns:
-        Config: The updated config.
-    """
+    """Merge the flags of :func:`parse_args` into the config."""
+    cli.merge_common_args(cfg, args)
     if args.dump is not None:
         assert args.dump.endswith(('.pkl', '.pickle')), \
             'The dump file must be a pkl file.'
@@ -81,18 +46,8 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
             cfg.test_evaluator = [*cfg.test_evaluator, dump_metric]
         else:
             cfg.test_evaluator = [cfg.test_evaluator, dump_metric]
-
-    cfg.launcher = args.launcher
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
-
-    # work_dir priority: CLI > config > ./work_dirs/<config name>
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
-
     cfg.load_from = args.checkpoint
     # Testing writes no checkpoint: without the checkpoint hook, which
     # claims the work dir, a test may run beside the training run that
@@ -161,19 +116,14 @@ def check_checkpoint_fills_model(model: nn.Module, checkpoint: str) -> None:
 
 def main() -> None:
     args = parse_args()
-    try:
-        config = find_config(args.config)
-    except FileNotFoundError as err:
-        raise SystemExit(f'error: {err}')
-    cfg = merge_args(Config.fromfile(config), args)
+    cfg = merge_args(cli.load_config(args.config), args)
     # Stop here, naming the file or key to fix, rather than deep inside the
     # Runner.
     try:
         if '://' not in args.checkpoint and not osp.isfile(args.checkpoint):
             raise FileNotFoundError(
                 f'Checkpoint file not found: {args.checkpoint}')
-        check_optional_dependencies(cfg)
-        check_data_paths(cfg, ['test_dataloader'])
+        cli.check_config(cfg, ['test_dataloader'])
     except (FileNotFoundError, ModuleNotFoundError, ValueError) as err:
         raise SystemExit(f'error: {err}')
 
@@ -181,7 +131,7 @@ def main() -> None:
     # pretrained=, URLs too) is loaded weights-only, with the allow-list of
     # the types MMEngine checkpoints hold.
     register_safe_checkpoint_loaders()
-    with exit_on_user_errors(cfg):
+    with cli.exit_on_user_errors(cfg):
         runner = Runner.from_cfg(cfg)
         try:
             check_checkpoint_fills_model(runner.model, args.checkpoint)

@@ -2,7 +2,6 @@
 """Train a FAME model with MMEngine's ``Runner``."""
 import argparse
 import datetime
-import os
 import os.path as osp
 import sys
 from typing import Optional, Sequence
@@ -14,17 +13,14 @@ if sys.path[:1] != [REPO_ROOT]:
     sys.path.insert(0, REPO_ROOT)
 
 import torch.distributed as dist  # noqa: E402
-from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.config import Config  # noqa: E402
 from mmengine.device import get_device  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 from projects.fame.engine import (  # noqa: E402
     lock_work_dir, register_safe_checkpoint_loaders)
 from projects.fame.utils import ConfigError  # noqa: E402
-from projects.fame.utils import check_data_paths  # noqa: E402
-from projects.fame.utils import check_optional_dependencies  # noqa: E402
-from projects.fame.utils import exit_on_user_errors  # noqa: E402
-from projects.fame.utils import find_config  # noqa: E402
+from tools import cli  # noqa: E402
 
 # ``--amp`` swaps each optimizer wrapper for its mixed-precision twin.
 AMP_OPTIM_WRAPPERS = {
@@ -36,18 +32,9 @@ AMP_OPTIM_WRAPPERS = {
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
-    """Parse the command line.
-
-    Args:
-        argv (Sequence[str], optional): Arguments to parse. Defaults to
-            ``sys.argv[1:]``.
-
-    Returns:
-        argparse.Namespace: The parsed arguments.
-    """
+    """Parse the command line (``argv``, default ``sys.argv[1:]``)."""
     parser = argparse.ArgumentParser(description='Train a FAME model')
     parser.add_argument('config', help='train config file path')
-    parser.add_argument('--work-dir', help='the dir to save logs and models')
     parser.add_argument(
         '--resume',
         nargs='?',
@@ -76,43 +63,14 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         '--deterministic',
         action='store_true',
         help='set deterministic options for the CUDNN backend')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config settings with key=value pairs, e.g. '
-        'train_cfg.max_epochs=10 or key="[a,b]"; no spaces are allowed')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    cli.add_common_args(parser)
+    return cli.parse_args(parser, argv)
 
 
 def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
-    """Merge the command-line arguments into the config.
-
-    Args:
-        cfg (Config): The loaded config.
-        args (argparse.Namespace): Arguments from :func:`parse_args`.
-
-    Returns:
-        Config: The updated config.
-    """
-    cfg.launcher = args.launcher
-
-    # work_dir priority: CLI > config > ./work_dirs/<config name>
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
-
+    """Merge the flags of :func:`parse_args` into the config;
+    ``--cfg-options`` last."""
+    cli.merge_common_args(cfg, args)
     if args.amp:
         optim_wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
         if optim_wrapper not in AMP_OPTIM_WRAPPERS:
@@ -146,7 +104,6 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     if args.deterministic:
         randomness['deterministic'] = True
     cfg.randomness = randomness
-
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
     # After the merge, which cannot set keys of a ``None`` value.
@@ -196,20 +153,14 @@ def main() -> None:
     args = parse_args()
     # Stop here, naming the file or key to fix, rather than deep inside the
     # Runner.
+    cfg = cli.load_config(args.config)
     try:
-        cfg = merge_args(Config.fromfile(find_config(args.config)), args)
+        cfg = merge_args(cfg, args)
         dataloaders = ['train_dataloader']
         if cfg.get('val_cfg') is not None:
             # KNNValLoop reads a labelled bank besides the validation videos.
             dataloaders += ['val_dataloader', 'val_cfg.bank_dataloader']
-        load_from = cfg.get('load_from')
-        if load_from and '://' not in load_from \
-                and not osp.isfile(load_from):
-            raise FileNotFoundError(
-                f'load_from: no such file: {load_from}; set it with '
-                '--cfg-options load_from=PATH')
-        check_optional_dependencies(cfg)
-        check_data_paths(cfg, dataloaders)
+        cli.check_config(cfg, dataloaders)
         # A single process claims its work dir before the Runner writes
         # there; a distributed run's main process does it in
         # AtomicCheckpointHook.
@@ -228,7 +179,7 @@ def main() -> None:
     # pretrained=, URLs too) is loaded weights-only, with the allow-list of
     # the types MMEngine checkpoints hold.
     register_safe_checkpoint_loaders()
-    with exit_on_user_errors(cfg):
+    with cli.exit_on_user_errors(cfg):
         runner = Runner.from_cfg(cfg)
         runner.train()
 

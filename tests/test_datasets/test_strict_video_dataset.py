@@ -9,7 +9,8 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 
 import projects.fame  # noqa: F401
-from projects.fame.utils import BadVideoError, exit_on_user_errors
+from projects.fame.utils import BadVideoError
+from tools.cli import exit_on_user_errors
 from tests.video_files import write_video
 
 PIPELINE = [

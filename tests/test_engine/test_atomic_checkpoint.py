@@ -17,10 +17,10 @@ import projects.fame  # noqa: F401
 from projects.fame.engine import fileio
 from projects.fame.engine.hooks.atomic_checkpoint_hook import \
     is_complete_checkpoint
-from projects.fame.utils import (CheckpointMismatchError, exit_on_user_errors,
-                                 load_checkpoint_safely)
+from projects.fame.utils import CheckpointMismatchError, load_checkpoint_safely
 from tests.other_run import another_run_holding
 from tests.toy_models import ToyDataset, ToyModel
+from tools.cli import exit_on_user_errors
 
 
 def toy_loader(length: int) -> dict:

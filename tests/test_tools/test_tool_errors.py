@@ -11,9 +11,9 @@ import torch.nn as nn
 from mmengine.config import Config
 
 from projects.fame.engine.fileio import LOCK_NAME
-from projects.fame.utils import (ConfigError, check_data_paths,
-                                 check_optional_dependencies,
-                                 exit_on_user_errors)
+from projects.fame.utils import ConfigError
+from tools.cli import (check_data_paths, check_optional_dependencies,
+                       exit_on_user_errors)
 from tests.other_run import another_run_holding
 from tests.tool_loader import load_tool
 

@@ -9,6 +9,7 @@ import pytest
 from mmengine.config import Config
 
 from tests.tool_loader import REPO_ROOT, TOOLS_DIR, load_tool
+from tools import cli
 
 TINY_CONFIG = """
 optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.1))
@@ -123,7 +124,7 @@ def test_missing_config_lists_close_matches(train_tool, tmp_path):
     (config_root / '_base_' / 'fame_moco_r2plus1d_k40.py').write_text('')
 
     with pytest.raises(FileNotFoundError) as info:
-        train_tool.find_config('fame_moco_r2plus1d_k40.py', str(config_root))
+        cli.find_config('fame_moco_r2plus1d_k40.py', str(config_root))
     message = str(info.value)
     assert 'fame_moco_r2plus1d_k40.py' in message
     assert 'configs/pretrain/fame_moco_r2plus1d_k400.py' in message
@@ -131,8 +132,8 @@ def test_missing_config_lists_close_matches(train_tool, tmp_path):
     assert '_base_' not in message
 
     with pytest.raises(FileNotFoundError, match='not found: zzz.py$'):
-        train_tool.find_config('zzz.py', str(config_root))
-    assert train_tool.find_config(
+        cli.find_config('zzz.py', str(config_root))
+    assert cli.find_config(
         str(config_root / 'unrelated_schedule.py'), str(config_root))
 
 

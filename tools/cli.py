@@ -1,4 +1,8 @@
 # Copyright (c) OpenMMLab. All rights reserved.
+"""What ``tools/train.py`` and ``tools/test.py`` share: their common flags,
+the checks of a config before the ``Runner`` is built, and user errors
+turned into one ``error:`` line."""
+import argparse
 import difflib
 import errno
 import glob
@@ -9,13 +13,77 @@ import re
 from contextlib import contextmanager
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
-from .checkpoint import (CheckpointMismatchError, UnreadableCheckpointError,
-                         UnsafeCheckpointError)
-from .config_error import BadVideoError, ConfigError
+from mmengine.config import Config, DictAction
 
-CONFIG_ROOT = osp.join(
-    osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))),
-    'configs')
+from projects.fame.utils import (BadVideoError, CheckpointMismatchError,
+                                 ConfigError, UnreadableCheckpointError,
+                                 UnsafeCheckpointError)
+
+CONFIG_ROOT = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))),
+                       'configs')
+
+
+def add_common_args(parser: argparse.ArgumentParser) -> None:
+    """Add the flags both tools take: ``--work-dir``, ``--cfg-options``,
+    ``--launcher`` and ``--local-rank``."""
+    parser.add_argument('--work-dir', help='the dir to save logs and models')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings with key=value pairs, e.g. '
+        'train_cfg.max_epochs=10 or key="[a,b]"; no spaces are allowed')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def parse_args(parser: argparse.ArgumentParser,
+               argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    """Parse the command line, and set ``LOCAL_RANK`` as launchers do."""
+    args = parser.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def load_config(path: str) -> Config:
+    """Load a config file, or exit naming close matches of a missing one."""
+    try:
+        return Config.fromfile(find_config(path))
+    except FileNotFoundError as err:
+        raise SystemExit(f'error: {err}')
+
+
+def merge_common_args(cfg: Config, args: argparse.Namespace) -> None:
+    """Set the launcher and the work dir: ``--work-dir``, else the
+    config's, else ``./work_dirs/<config name>``."""
+    cfg.launcher = args.launcher
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+
+
+def check_config(cfg: Config, dataloaders: Sequence[str]) -> None:
+    """Check what a config reads before the ``Runner`` is built:
+    ``load_from``, the packages its modules import, and the data of
+    ``dataloaders`` (see :func:`check_data_paths`).
+
+    Raises:
+        FileNotFoundError, ModuleNotFoundError, ValueError: Naming the file
+            or config key to fix.
+    """
+    load_from = cfg.get('load_from')
+    if load_from and '://' not in load_from and not osp.isfile(load_from):
+        raise FileNotFoundError(
+            f'load_from: no such file: {load_from}; set it with '
+            '--cfg-options load_from=PATH')
+    check_optional_dependencies(cfg)
+    check_data_paths(cfg, dataloaders)
 
 
 def find_config(path: str, config_root: str = CONFIG_ROOT) -> str:
