@@ -81,17 +81,18 @@ def test_preprocessor_and_fame_are_float32_under_autocast():
             assert torch.equal(blending.merge(clips), expected)
 
 
-def test_contrastive_logits_are_float32_under_autocast():
+def test_contrastive_loss_is_float32_under_autocast():
     torch.manual_seed(0)
     head = MoCoHead(in_channels=8, feat_dim=16, queue_len=64)
     query = F.normalize(torch.randn(4, 16), dim=1)
     key = F.normalize(torch.randn(4, 16), dim=1)
-    expected = head.logits(query, key, head.queue)
+    expected, _ = head.contrast(query, key, head.queue)
     with bf16():
-        logits = head.logits(query, key, head.queue)
+        loss, _ = head.contrast(query.bfloat16(), key, head.queue)
+        loss_fp32, _ = head.contrast(query, key, head.queue)
         embeddings = head.projector(torch.randn(4, 8, 1, 2, 2))
-    assert logits.dtype == embeddings.dtype == torch.float32
-    assert torch.equal(logits, expected)
+    assert loss.dtype == loss_fp32.dtype == embeddings.dtype == torch.float32
+    assert torch.equal(loss_fp32, expected)
     torch.testing.assert_close(
         embeddings.norm(dim=1), torch.ones(4), rtol=0, atol=1e-6)
 

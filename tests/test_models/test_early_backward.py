@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from projects.fame.models.utils import early_backward
+from projects.fame.models.recognizers.moco_recognizer import early_backward
 
 
 def test_early_backward_hands_its_gradients_to_the_outer_backward():

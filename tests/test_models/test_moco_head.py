@@ -69,42 +69,35 @@ def test_init_and_invalid_args():
 
 
 @pytest.mark.parametrize('temperature', [0.1, 0.5])
-def test_loss_is_symmetric_infonce(temperature):
+def test_contrast_is_infonce(temperature):
     head = build_head(queue_len=8, feat_dim=4, temperature=temperature)
-    queue = head.queue.clone()
-    q1, q2, k1, k2 = (unit(2, 4, seed=s) for s in range(4))
-    losses = head.loss((q1, q2), (k1, k2))
-    assert set(losses) == {'loss_contrast', 'top1_acc'}
-    loss_12, acc_12 = hand_infonce(q1, k2, queue, temperature)
-    loss_21, acc_21 = hand_infonce(q2, k1, queue, temperature)
-    torch.testing.assert_close(losses['loss_contrast'],
-                               (loss_12 + loss_21) / 2)
-    assert math.isclose(losses['top1_acc'].item(), (acc_12 + acc_21) / 2)
+    q, k = unit(2, 4, seed=0), unit(2, 4, seed=1)
+    loss, top1 = head.contrast(q, k, head.queue)
+    expected_loss, expected_top1 = hand_infonce(q, k, head.queue, temperature)
+    torch.testing.assert_close(loss, expected_loss)
+    assert math.isclose(top1.item(), expected_top1)
 
 
 def test_top1_acc():
     # Unit-norm random queue: q . neg lies strictly in (-1, 1).
     head = build_head(queue_len=8, feat_dim=4)
     q = unit(2, 4, seed=0)
-    # Direction 1 (q1 = q against k2 = q): positive logit 1 wins.
-    # Direction 2 (q2 = q against k1 = -q): positive logit -1 loses.
-    losses = head.loss((q, q), (-q, q))
-    assert losses['top1_acc'].item() == 0.5
-    # Fresh heads: the queue now holds q itself.
-    losses = build_head().loss((q, q), (q, q))
-    assert losses['top1_acc'].item() == 1.
-    losses = build_head().loss((q, q), (-q, -q))
-    assert losses['top1_acc'].item() == 0.
+    assert head.contrast(q, q, head.queue)[1].item() == 1.  # positive 1 wins
+    assert head.contrast(q, -q, head.queue)[1].item() == 0.  # -1 loses
+    # A tie with a negative goes to the positive (argmax takes the first).
+    assert head.contrast(q, q, q)[1].item() == 1.
+    # Half the queries win.
+    key = torch.stack([q[0], -q[1]])
+    assert head.contrast(q, key, head.queue)[1].item() == 0.5
 
 
-def test_queue_update_order():
+def test_enqueue_replaces_the_oldest():
     head = build_head(queue_len=8, feat_dim=4)
     old = head.queue.clone()
-    q1, q2, k1, k2 = (unit(2, 4, seed=s) for s in range(4))
-    head.loss((q1, q2), (k1, k2))
+    keys = unit(4, 4, seed=0)
+    head.enqueue(keys)
     assert head.queue_ptr.item() == 4
-    torch.testing.assert_close(head.queue[:2], k2)
-    torch.testing.assert_close(head.queue[2:4], k1)
+    torch.testing.assert_close(head.queue[:4], keys)
     assert torch.equal(head.queue[4:], old[4:])
 
 
@@ -115,9 +108,9 @@ def test_queue_pointer_wraps(n):
     expected = head.queue.clone()
     ptr = 0
     for step in range(3):
-        q1, q2, k1, k2 = (unit(n, 4, seed=10 * step + s) for s in range(4))
-        head.loss((q1, q2), (k1, k2))
-        for j, key in enumerate(torch.cat([k2, k1])):
+        keys = unit(2 * n, 4, seed=10 * step)
+        head.enqueue(keys)
+        for j, key in enumerate(keys):
             expected[(ptr + j) % queue_len] = key
         ptr = (ptr + 2 * n) % queue_len
         assert head.queue_ptr.item() == ptr
@@ -125,36 +118,27 @@ def test_queue_pointer_wraps(n):
     assert ptr == 0
     if n == 1:
         # 3 steps of 2 keys: every slot written exactly once, in order.
-        keys = [
-            torch.cat(
-                [unit(1, 4, seed=10 * s + 3),
-                 unit(1, 4, seed=10 * s + 2)]) for s in range(3)
-        ]
+        keys = [unit(2, 4, seed=10 * s) for s in range(3)]
         torch.testing.assert_close(head.queue, torch.cat(keys))
 
 
 def test_too_many_keys():
     head = build_head(queue_len=3, feat_dim=4)
-    q1, q2, k1, k2 = (unit(2, 4, seed=s) for s in range(4))
     with pytest.raises(ValueError, match='queue_len'):
-        head.loss((q1, q2), (k1, k2))
+        head.enqueue(unit(4, 4))
 
 
 def test_gradients_flow_to_queries_only():
     head = build_head(queue_len=8, feat_dim=4, temperature=0.2)
     queue = head.queue.clone()
-    q1, q2 = (unit(2, 4, seed=s).requires_grad_() for s in range(2))
-    k1, k2 = unit(2, 4, seed=2), unit(2, 4, seed=3)
-    loss = head.loss((q1, q2), (k1, k2))['loss_contrast']
-    loss.backward()
-    # Same gradients as the hand-written loss against the old queue.
-    r1, r2 = (q.detach().clone().requires_grad_() for q in (q1, q2))
-    ref = (hand_infonce(r1, k2, queue, 0.2)[0] +
-           hand_infonce(r2, k1, queue, 0.2)[0]) / 2
-    ref.backward()
-    torch.testing.assert_close(q1.grad, r1.grad)
-    torch.testing.assert_close(q2.grad, r2.grad)
-    assert q1.grad.abs().sum() > 0 and q2.grad.abs().sum() > 0
+    q = unit(2, 4, seed=0).requires_grad_()
+    k = unit(2, 4, seed=2)
+    head.contrast(q, k, head.queue)[0].backward()
+    # Same gradients as the hand-written loss.
+    r = q.detach().clone().requires_grad_()
+    hand_infonce(r, k, queue, 0.2)[0].backward()
+    torch.testing.assert_close(q.grad, r.grad)
+    assert q.grad.abs().sum() > 0
     assert not head.queue.requires_grad and head.queue.grad is None
     # The head's own parameters (the projector) are not part of this loss.
     assert all(p.grad is None for p in head.parameters())
@@ -163,8 +147,7 @@ def test_gradients_flow_to_queries_only():
 def test_queue_in_state_dict_round_trip(tmp_path):
     head = build_head(queue_len=8, feat_dim=4)
     for step in range(3):
-        q1, q2, k1, k2 = (unit(1, 4, seed=10 * step + s) for s in range(4))
-        head.loss((q1, q2), (k1, k2))
+        head.enqueue(unit(2, 4, seed=10 * step))
     state = head.state_dict()
     assert 'queue' in state and 'queue_ptr' in state
     assert state['queue_ptr'].item() == 6
@@ -178,7 +161,7 @@ def test_queue_in_state_dict_round_trip(tmp_path):
     for name, param in head.state_dict().items():
         assert torch.equal(fresh.state_dict()[name], param), name
     # Training resumes at the restored pointer.
-    q1, q2, k1, k2 = (unit(1, 4, seed=100 + s) for s in range(4))
-    fresh.loss((q1, q2), (k1, k2))
-    torch.testing.assert_close(fresh.queue[6:], torch.cat([k2, k1]))
+    keys = unit(2, 4, seed=100)
+    fresh.enqueue(keys)
+    torch.testing.assert_close(fresh.queue[6:], keys)
     assert fresh.queue_ptr.item() == 0

@@ -15,6 +15,7 @@ from mmengine.registry import init_default_scope
 
 import projects.fame  # noqa: F401
 from projects.fame.models.heads import global_pool
+from tests.test_models.test_moco_head import hand_infonce
 
 MEAN = (110.2008, 100.63983, 95.99475)
 STD = (58.14765, 56.46975, 55.332195)
@@ -269,9 +270,13 @@ def test_checkpointed_backbone_trains_with_one_backward():
     assert torch.isfinite(torch.as_tensor(log_vars['loss']))
 
 
-def test_loss_matches_head_on_encoders():
-    """``loss`` = head loss of the query / key embeddings of both views."""
+@pytest.mark.parametrize('temperature', [0.1, 0.5])
+def test_loss_is_symmetric_infonce_of_the_encoders(temperature):
+    """``loss`` = the mean of both directions' InfoNCE, written out by hand,
+    against the queue as it was before the step; then the keys of view 2
+    and of view 1 are enqueued, in that order."""
     model = build_model()
+    model.head.temperature = temperature
     model.train()
     gen = torch.Generator().manual_seed(3)
     view1, view2 = torch.randn(2, 2, 3, 4, 32, 32, generator=gen)
@@ -281,19 +286,24 @@ def test_loss_matches_head_on_encoders():
     with torch.no_grad():
         for p in model.key_encoder.module.parameters():
             p.add_(0.01)
-    head_copy = copy.deepcopy(model.head)
     key_copy = copy.deepcopy(model.key_encoder)
+    queue = model.head.queue.clone()
     losses = model([view1, view2], mode='loss')
-    # Recompute by hand with the same EMA update on copies.
+    # Recompute by hand with the same EMA update on a copy.
     key_copy.update_parameters(model._query_encoder())
     with torch.no_grad():
         k1, k2 = key_copy(view1), key_copy(view2)
-    q1 = model.head.projector(model.backbone(view1))
-    q2 = model.head.projector(model.backbone(view2))
-    expected = head_copy.loss((q1, q2), (k1, k2))
+        q1 = model.head.projector(model.backbone(view1))
+        q2 = model.head.projector(model.backbone(view2))
+    loss_12, acc_12 = hand_infonce(q1, k2, queue, temperature)
+    loss_21, acc_21 = hand_infonce(q2, k1, queue, temperature)
     torch.testing.assert_close(losses['loss_contrast'],
-                               expected['loss_contrast'])
-    torch.testing.assert_close(model.head.queue, head_copy.queue)
+                               (loss_12 + loss_21) / 2)
+    assert losses['top1_acc'].item() == pytest.approx((acc_12 + acc_21) / 2)
+    assert model.head.queue_ptr.item() == 4
+    torch.testing.assert_close(model.head.queue[:2], k2)
+    torch.testing.assert_close(model.head.queue[2:4], k1)
+    assert torch.equal(model.head.queue[4:], queue[4:])
 
 
 def test_eval_features_and_val_step():

@@ -8,7 +8,7 @@ from mmaction.registry import MODELS
 from torch import Tensor
 
 from ...ops import blur_kernel_size
-from ..utils import ConfigError, autocast_off, config_scope
+from ...utils import ConfigError, config_scope
 
 
 @MODELS.register_module()
@@ -121,7 +121,7 @@ class ContrastiveDataPreprocessor(ActionDataPreprocessor):
         data = self.cast_data(data)
         # MMEngine runs the preprocessor inside the --amp autocast region;
         # FAME and the augmentation stay in float32 (the model casts).
-        with autocast_off(data['inputs'][0].device):
+        with torch.autocast(data['inputs'][0].device.type, enabled=False):
             return self._two_views(data)
 
     def _two_views(self, data: dict) -> dict:

@@ -1,5 +1,5 @@
 # Copyright (c) OpenMMLab. All rights reserved.
-from typing import Dict, Sequence, Tuple, Union
+from typing import Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -8,7 +8,7 @@ from mmengine.dist import all_gather
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
-from ..utils import ConfigError, autocast_off
+from ...utils import ConfigError
 
 Features = Union[Tensor, Sequence[Tensor]]
 
@@ -46,7 +46,7 @@ class Projector(nn.Module):
         """Map backbone features to unit-norm embeddings of shape (N, D)."""
         embeddings = self.mlp(global_pool(feats))
         # Normalised in float32 also under --amp.
-        with autocast_off(embeddings.device):
+        with torch.autocast(embeddings.device.type, enabled=False):
             return F.normalize(embeddings.float(), dim=1)
 
 
@@ -102,40 +102,29 @@ class MoCoHead(BaseModule):
         self.register_buffer('queue', F.normalize(noise, dim=1))
         self.register_buffer('queue_ptr', torch.zeros((), dtype=torch.long))
 
-    def logits(self, query: Tensor, key: Tensor, queue: Tensor) -> Tensor:
-        """Positive and negative logits of unit-norm queries and keys.
+    def contrast(self, query: Tensor, key: Tensor,
+                 queue: Tensor) -> Tuple[Tensor, Tensor]:
+        """InfoNCE of one direction, as in MoCo's ``builder.py``.
 
         Args:
-            query (Tensor): Queries of shape (N, D).
-            key (Tensor): Positive keys of shape (N, D).
+            query (Tensor): Unit-norm queries of shape (N, D).
+            key (Tensor): Their positive keys, unit-norm, (N, D).
             queue (Tensor): Negative keys of shape (K, D).
 
         Returns:
-            Tensor: Logits of shape (N, 1 + K), the positive in column 0.
+            tuple[Tensor, Tensor]: The loss (mean over the queries) and how
+            often the positive wins (top-1 accuracy in [0, 1]).
         """
         # float32 also under --amp: a half-precision product loses the
         # small differences between similarities that the temperature
         # amplifies tenfold.
-        with autocast_off(query.device):
+        with torch.autocast(query.device.type, enabled=False):
             query, key = query.float(), key.float()
-            pos = (query * key).sum(1, keepdim=True)  # Nx1
-            neg = query @ queue.t()  # NxK
-            return torch.cat([pos, neg], dim=1) / self.temperature
-
-    def contrast(self, query: Tensor, key: Tensor,
-                 queue: Tensor) -> Tuple[Tensor, Tensor]:
-        """InfoNCE of one direction, and how often its positive wins.
-
-        Args:
-            query (Tensor): Queries of shape (N, D).
-            key (Tensor): Their positive keys, of shape (N, D).
-            queue (Tensor): Negative keys of shape (K, D).
-
-        Returns:
-            tuple[Tensor, Tensor]: The loss (mean over the queries) and the
-            top-1 accuracy, in [0, 1].
-        """
-        logits = self.logits(query, key, queue)  # Nx(1+K)
+            l_pos = (query * key).sum(1, keepdim=True)  # Nx1
+            l_neg = query @ queue.t()  # NxK
+            logits = torch.cat([l_pos, l_neg], dim=1)  # Nx(1+K)
+            logits = logits / self.temperature
+        # The positive is class 0 of every query.
         labels = torch.zeros(
             logits.shape[0], dtype=torch.long, device=logits.device)
         top1 = (logits.detach().argmax(1) == 0).float().mean()
@@ -161,27 +150,3 @@ class MoCoHead(BaseModule):
                  torch.arange(keys.shape[0], device=keys.device)) % queue_len
         self.queue[index] = keys
         self.queue_ptr.copy_((self.queue_ptr + keys.shape[0]) % queue_len)
-
-    def loss(self, queries: Sequence[Tensor],
-             keys: Sequence[Tensor]) -> Dict[str, Tensor]:
-        """Symmetric InfoNCE of two views, then enqueue both key batches.
-
-        The steps of :meth:`MoCoRecognizer.loss`, for embeddings computed
-        beforehand (without its per-direction backward pass).
-
-        Args:
-            queries (Sequence[Tensor]): Queries of view 1 and view 2, each
-                of shape (N, D).
-            keys (Sequence[Tensor]): Keys of view 1 and view 2, each (N, D).
-
-        Returns:
-            dict[str, Tensor]: ``loss_contrast`` (mean of both directions)
-            and ``top1_acc`` (how often the positive wins, in [0, 1]).
-        """
-        (query1, query2), (key1, key2) = queries, keys
-        queue = self.queue.clone()
-        loss1, top1_1 = self.contrast(query1, key2, queue)
-        loss2, top1_2 = self.contrast(query2, key1, queue)
-        self.enqueue(torch.cat([key2, key1]))
-        return dict(
-            loss_contrast=(loss1 + loss2) / 2, top1_acc=(top1_1 + top1_2) / 2)

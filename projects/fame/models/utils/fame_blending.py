@@ -11,7 +11,6 @@ from ...ops import (BETA_RANGE, camera_shifts, check_beta, check_beta_range,
                     foreground_mask, merge_foreground_background,
                     shot_cut_ratio)
 from ...utils import ConfigError
-from .precision import autocast_off
 
 
 @MODELS.register_module()
@@ -136,7 +135,7 @@ class FAMEBlending(BaseMiniBatchBlending, nn.Module):
             pixels = clips if pixels is None else pixels
             # float32 even under --amp: half precision blurs change the
             # top-k ranking of the masks.
-            with autocast_off(pixels.device):
+            with torch.autocast(pixels.device.type, enabled=False):
                 shifts = None
                 if self.compensate_camera:
                     shifts = camera_shifts(pixels)
