@@ -23,7 +23,7 @@ from mmengine.registry import init_default_scope  # noqa: E402
 
 from projects.fame.engine import write_atomic  # noqa: E402
 from projects.fame.utils import (  # noqa: E402
-    UnsafeCheckpointError, load_checkpoint_safely)
+    UnsafeCheckpointError, check_state_dict, load_checkpoint_safely)
 
 PREFIX = 'backbone.'
 
@@ -46,39 +46,22 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 def check_against_config(backbone: Dict[str, torch.Tensor],
                          config: str) -> None:
-    """Refuse unless ``backbone`` matches the config's backbone exactly.
-
-    Args:
-        backbone (dict[str, Tensor]): Exported weights, without prefix.
-        config (str): Path of an MMAction2 config with ``model.backbone``.
+    """Refuse unless ``backbone`` (exported weights, without prefix) matches
+    ``model.backbone`` of the MMAction2 config ``config`` exactly.
 
     Raises:
-        ValueError: Naming the missing, unexpected and mis-shaped keys.
+        CheckpointMismatchError: Naming the missing, unexpected and
+            mis-shaped keys.
     """
     from mmaction.registry import MODELS
     cfg = Config.fromfile(config)
     init_default_scope(cfg.get('default_scope', 'mmaction'))
-    expected = MODELS.build(cfg.model.backbone).state_dict()
-    missing = sorted(set(expected) - set(backbone))
-    unexpected = sorted(set(backbone) - set(expected))
-    shapes = [
-        f'{k}: checkpoint {tuple(backbone[k].shape)} vs config '
-        f'{tuple(expected[k].shape)}' for k in sorted(expected)
-        if k in backbone and backbone[k].shape != expected[k].shape
-    ]
-    problems = [(f'missing in the checkpoint ({len(missing)})', missing),
-                (f'not in the config ({len(unexpected)})', unexpected),
-                (f'different shapes ({len(shapes)})', shapes)]
-    if any(items for _, items in problems):
-        lines = [
-            f'The backbone of the checkpoint does not match '
-            f'model.backbone of {config}:'
-        ]
-        for title, items in problems:
-            if items:
-                lines.append(f'  {title}: ' + ', '.join(items[:5]) +
-                             (', ...' if len(items) > 5 else ''))
-        raise ValueError('\n'.join(lines))
+    check_state_dict(
+        backbone,
+        MODELS.build(cfg.model.backbone).state_dict(),
+        source=f'The backbone of the checkpoint (for model.backbone of '
+        f'{config})',
+        strict=True)
 
 
 def export(checkpoint: str,

@@ -18,6 +18,8 @@ from mmengine.runner import CheckpointLoader, Runner  # noqa: E402
 
 from projects.fame.engine import (  # noqa: E402
     register_safe_checkpoint_loaders)
+from projects.fame.utils import (  # noqa: E402
+    CheckpointMismatchError, check_state_dict)
 from tools import cli  # noqa: E402
 
 
@@ -73,45 +75,23 @@ def check_checkpoint_fills_model(model: nn.Module, checkpoint: str) -> None:
     config or a pretraining checkpoint, it would only warn and score a
     randomly initialised backbone or head.
 
-    Args:
-        model (nn.Module): The model the Runner built.
-        checkpoint (str): The checkpoint to evaluate.
-
     Raises:
-        ValueError: Saying how many tensors of the part the checkpoint
-            fills, and why the others are not.
+        CheckpointMismatchError: Saying how many tensors of the part the
+            checkpoint fills, and why the others are not.
     """
     model = model.module if is_model_wrapper(model) else model
     state = CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu')
-    state = state.get('state_dict', state)
-    state = {
-        k[len('module.'):] if k.startswith('module.') else k: v
-        for k, v in state.items()
-    }
-    shapes_of = {k: v.shape for k, v in model.state_dict().items()}
     for part, consequence in UNLOADED.items():
-        expected = {
-            k: shape
-            for k, shape in shapes_of.items() if k.startswith(f'{part}.')
-            and not k.endswith('num_batches_tracked')
-        }
-        missing = [k for k in expected if k not in state]
-        shapes = [
-            f'{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(v)}'
-            for k, v in expected.items() if k in state and state[k].shape != v
-        ]
-        matched = len(expected) - len(missing) - len(shapes)
-        if matched >= len(expected) / 2:  # also a part with no tensors
-            continue
-        reasons = [
-            f'{len(items)} {what} (e.g. {items[0]})'
-            for what, items in (('are not in it', missing),
-                                ('have another shape', shapes)) if items
-        ]
-        raise ValueError(
-            f'{checkpoint} fills only {matched} of the {len(expected)} '
-            f'{part} tensors of the model: {"; ".join(reasons)}. Evaluating '
-            f'it would score {consequence}')
+        try:
+            check_state_dict(
+                state.get('state_dict', state),
+                model.state_dict(),
+                source=checkpoint,
+                prefix=f'{part}.',
+                min_fraction=0.5)
+        except CheckpointMismatchError as err:
+            raise CheckpointMismatchError(
+                f'{err} Evaluating it would score {consequence}') from None
 
 
 def main() -> None:

@@ -2,6 +2,7 @@
 import errno
 import os
 import uuid
+import zipfile
 from pathlib import Path
 from typing import Optional
 from unittest import mock
@@ -15,8 +16,6 @@ from torch import nn
 
 import projects.fame  # noqa: F401
 from projects.fame.engine import fileio
-from projects.fame.engine.hooks.atomic_checkpoint_hook import \
-    is_complete_checkpoint
 from projects.fame.utils import CheckpointMismatchError, load_checkpoint_safely
 from tests.other_run import another_run_holding
 from tests.toy_models import ToyDataset, ToyModel
@@ -108,18 +107,14 @@ def test_checkpoints_and_pointer_are_replaced_atomically(tmp_path):
         == 3
 
 
-@pytest.mark.parametrize('damage', ['truncated', 'empty_pointer'])
-def test_resume_repairs_a_pointer_a_crash_left_unusable(tmp_path, damage):
+def test_resume_repairs_a_pointer_a_crash_left_empty(tmp_path):
     build_runner(tmp_path, max_iters=3).train()
-    newest = tmp_path / 'iter_3.pth'
     pointer = tmp_path / 'last_checkpoint'
-    if damage == 'truncated':  # as a non-atomic write killed midway
-        newest.write_bytes(newest.read_bytes()[:1000])
-        assert not is_complete_checkpoint(str(newest))
-    else:  # killed between MMEngine's truncating open and its write
-        pointer.write_text('')
-        # The newest complete checkpoint is the last written one.
-        os.utime(tmp_path / 'iter_1.pth', (1, 1))
+    # Killed between MMEngine's truncating open of the pointer and its write,
+    # before the hook replaced it atomically.
+    pointer.write_text('')
+    # The newest checkpoint is the last written one.
+    os.utime(tmp_path / 'iter_1.pth', (1, 1))
     (tmp_path / '.iter_4.pth.abc.partial').write_bytes(b'x')
 
     runner = build_runner(tmp_path, max_iters=4, resume=True)
@@ -127,8 +122,7 @@ def test_resume_repairs_a_pointer_a_crash_left_unusable(tmp_path, damage):
             Runner, 'resume', autospec=True,
             side_effect=Runner.resume) as resume:
         runner.train()
-    expected = 'iter_2.pth' if damage == 'truncated' else 'iter_3.pth'
-    assert resume.call_args.args[1] == str(tmp_path / expected)
+    assert resume.call_args.args[1] == str(tmp_path / 'iter_3.pth')
     assert pointer.read_text() == str(tmp_path / 'iter_4.pth')
     final = load_checkpoint_safely(tmp_path / 'iter_4.pth')
     assert final['meta']['iter'] == 4
@@ -148,9 +142,9 @@ def test_resuming_another_models_checkpoint_is_refused(tmp_path):
     runner = build_runner(tmp_path, max_iters=4, resume=True, model=wider)
     with pytest.raises(
             CheckpointMismatchError,
-            match=r"^its weights do not fit this config's model: of the "
-            r"model's 2 tensors it lacks 0 and holds 1 in another shape "
-            r'\(e.g. linear.weight \(1, 2\) vs \(1, 3\)\)$'):
+            match=r'^it fills only 1 of the 2 tensors of the model: 1 have '
+            r'another shape \(e.g. linear.weight: checkpoint \(1, 2\) vs '
+            r'model \(1, 3\)\)\.$'):
         runner.train()
     assert runner.iter == 0
     for key, value in wider.state_dict().items():
@@ -165,7 +159,7 @@ def test_resuming_another_models_checkpoint_is_refused(tmp_path):
         runner.train()
     assert str(info.value).startswith(
         f'error: cannot resume from the latest checkpoint in {tmp_path}: '
-        "its weights do not fit this config's model")
+        'it fills only 1 of the 2 tensors of the model')
     # loading weights (not resuming) is not checked: a head may differ
     build_runner(
         tmp_path / 'load',
@@ -251,5 +245,5 @@ def test_best_checkpoint_is_written_atomically(tmp_path):
         val_evaluator=[NegativeError()])
     runner.train()
     best = sorted(tmp_path.glob('best_neg_error_iter_*.pth'))
-    assert len(best) == 1 and is_complete_checkpoint(str(best[0]))
+    assert len(best) == 1 and zipfile.is_zipfile(best[0])
     assert not list(tmp_path.glob('.*.partial'))

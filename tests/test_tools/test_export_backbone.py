@@ -91,7 +91,7 @@ def test_backbone_format_loads_strictly(tool, checkpoint, tmp_path):
 def test_mismatched_config_is_refused(tool, checkpoint, tmp_path):
     path, _ = checkpoint
     out = tmp_path / 'never.pth'
-    with pytest.raises(SystemExit, match='different shapes'):
+    with pytest.raises(SystemExit, match='have another shape'):
         tool.main([
             str(path),
             str(out), '--config',

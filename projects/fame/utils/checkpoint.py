@@ -15,7 +15,7 @@ saved checkpoint with ``weights_only=True`` until it succeeded.
 """
 import os
 import pickle
-from typing import Any, Callable, Dict, List, Tuple, Union
+from typing import Any, Callable, Dict, List, Mapping, Tuple, Union
 
 import numpy as np
 import torch
@@ -197,3 +197,67 @@ def _refusal_reason(message: str) -> str:
         and not line.startswith(('Weights only', 'Check the documentation'))
     ]
     return reasons[0] if reasons else 'a type outside the allow-list'
+
+
+def check_state_dict(saved: Mapping[str, Any],
+                     model_state: Mapping[str, Any],
+                     source: str = 'it',
+                     prefix: str = '',
+                     min_fraction: float = 1.,
+                     strict: bool = False) -> None:
+    """Refuse a checkpoint's weights that do not fill a model.
+
+    The one check of a checkpoint against a model: for resuming (every
+    tensor), testing (half of the backbone and of the head) and exporting a
+    backbone (exactly the config's). A DDP ``module.`` prefix is stripped;
+    BatchNorm's ``num_batches_tracked`` counters are not counted.
+
+    Args:
+        saved (Mapping): The checkpoint's state dict.
+        model_state (Mapping): The model's state dict.
+        source (str): What the message calls the checkpoint.
+            Defaults to ``'it'``.
+        prefix (str): Compare only the keys starting with it, e.g.
+            ``'backbone.'``. Defaults to ``''`` (all).
+        min_fraction (float): The share of the model's tensors that the
+            checkpoint must hold, in their shape. Defaults to 1.
+        strict (bool): Also refuse tensors the model does not have.
+            Defaults to False.
+
+    Raises:
+        CheckpointMismatchError: Saying how many tensors are missing, of
+            another shape or (``strict``) unexpected, with an example each.
+    """
+    saved = {
+        k[len('module.'):] if k.startswith('module.') else k: v
+        for k, v in saved.items()
+    }
+
+    def compared(state: Mapping) -> List[str]:
+        return [
+            k for k in state if k.startswith(prefix)
+            and not k.endswith('num_batches_tracked')
+        ]
+
+    expected = compared(model_state)
+    missing = [k for k in expected if k not in saved]
+    shapes = [
+        f'{k}: checkpoint {tuple(saved[k].shape)} vs model '
+        f'{tuple(model_state[k].shape)}' for k in expected
+        if k in saved and saved[k].shape != model_state[k].shape
+    ]
+    unexpected = [k for k in compared(saved) if k not in model_state
+                  ] if strict else []
+    matched = len(expected) - len(missing) - len(shapes)
+    if matched >= min_fraction * len(expected) and not unexpected:
+        return
+    reasons = [
+        f'{len(items)} {what} (e.g. {items[0]})'
+        for what, items in (('are not in it', missing),
+                            ('have another shape', shapes),
+                            ('are not in the model', unexpected)) if items
+    ]
+    part = f'{prefix.rstrip(".")} ' if prefix else ''
+    raise CheckpointMismatchError(
+        f'{source} fills only {matched} of the {len(expected)} {part}'
+        f'tensors of the model: {"; ".join(reasons)}.')

@@ -2,7 +2,6 @@
 import glob
 import os
 import os.path as osp
-import zipfile
 from typing import Optional
 
 from mmaction.registry import HOOKS
@@ -10,20 +9,11 @@ from mmengine.dist import barrier, is_main_process
 from mmengine.hooks import CheckpointHook
 from mmengine.model import is_model_wrapper
 
-from ...utils import CheckpointMismatchError
+from ...utils import check_state_dict
 from ..fileio import (lock_work_dir, remove_stale_temporaries,
                       unlock_work_dir, write_atomic)
 
 POINTER = 'last_checkpoint'
-
-
-def is_complete_checkpoint(path: str) -> bool:
-    """Whether ``path`` is a whole checkpoint file.
-
-    ``torch.save`` writes a zip archive whose directory is at the end of the
-    file, so a truncated checkpoint is not a valid zip file.
-    """
-    return osp.isfile(path) and zipfile.is_zipfile(path)
 
 
 @HOOKS.register_module()
@@ -42,8 +32,8 @@ class AtomicCheckpointHook(CheckpointHook):
     - the work dir is claimed (:func:`lock_work_dir`) for the whole run: a
       second run in it is refused, before it deletes or overwrites anything;
     - before training, temporaries of killed writes are removed, and a
-      pointer left empty or dangling by a crash is pointed at the newest
-      complete checkpoint of its folder;
+      pointer that a crash left empty (MMEngine writes it in place before
+      this hook replaces it) is pointed at the newest checkpoint;
     - resuming from a checkpoint of another model is refused
       (:class:`CheckpointMismatchError`) before anything is loaded.
 
@@ -76,7 +66,7 @@ class AtomicCheckpointHook(CheckpointHook):
 
     def before_run(self, runner) -> None:
         """Claim the work dir, then repair a ``last_checkpoint`` that a
-        crash left unusable."""
+        crash left empty."""
         if is_main_process():
             lock_work_dir(runner.work_dir)
             remove_stale_temporaries(runner.work_dir)
@@ -115,24 +105,7 @@ class AtomicCheckpointHook(CheckpointHook):
             return
         model = runner.model.module if is_model_wrapper(
             runner.model) else runner.model
-        saved = {
-            key[len('module.'):] if key.startswith('module.') else key: value
-            for key, value in checkpoint.get('state_dict', {}).items()
-        }
-        own = model.state_dict()
-        missing = [key for key in own if key not in saved]
-        shapes = [
-            f'{key} {tuple(saved[key].shape)} vs {tuple(value.shape)}'
-            for key, value in own.items()
-            if key in saved and saved[key].shape != value.shape
-        ]
-        if missing or shapes:
-            raise CheckpointMismatchError(
-                f'its weights do not fit this config\'s model: of the '
-                f'model\'s {len(own)} tensors it lacks {len(missing)}' +
-                (f' (e.g. {missing[0]})' if missing else '') +
-                f' and holds {len(shapes)} in another shape' +
-                (f' (e.g. {shapes[0]})' if shapes else ''))
+        check_state_dict(checkpoint.get('state_dict', {}), model.state_dict())
 
     def _save_checkpoint_with_step(self, runner, step, meta) -> None:
         super()._save_checkpoint_with_step(runner, step, meta)
@@ -147,24 +120,13 @@ class AtomicCheckpointHook(CheckpointHook):
         if not osp.isfile(pointer):
             return
         with open(pointer) as f:
-            target = f.read().strip()
-        if target and (is_complete_checkpoint(target) or '://' in target):
-            return
-        folder = osp.dirname(target) if target else runner.work_dir
-        candidates = sorted(
-            glob.glob(osp.join(folder or '.', '*.pth')),
-            key=osp.getmtime,
-            reverse=True)
-        newest = next((c for c in candidates if is_complete_checkpoint(c)),
-                      None)
-        if newest is None:
+            if f.read().strip():
+                return
+        checkpoints = glob.glob(osp.join(runner.work_dir, '*.pth'))
+        if not checkpoints:
             os.remove(pointer)
-            runner.logger.warning(
-                f'{pointer} named {target!r}, which is not a complete '
-                f'checkpoint, and {folder} holds none: removed it, so '
-                'resuming starts from scratch')
+            runner.logger.warning(f'Removed {pointer}, which was empty')
             return
+        newest = max(checkpoints, key=osp.getmtime)
         write_atomic(newest.encode(), pointer)
-        runner.logger.warning(
-            f'{pointer} named {target!r}, which is not a complete '
-            f'checkpoint; it now names the newest complete one, {newest}')
+        runner.logger.warning(f'{pointer} was empty; it now names {newest}')
