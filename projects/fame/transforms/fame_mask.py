@@ -7,7 +7,7 @@ from mmaction.registry import TRANSFORMS
 from mmcv.transforms import BaseTransform
 
 from ..ops import (BETA_RANGE, camera_shifts, check_beta, check_beta_range,
-                   foreground_mask)
+                   fame_mask)
 
 
 @TRANSFORMS.register_module()
@@ -57,8 +57,8 @@ class FAMEMask(BaseTransform):
         clip = torch.from_numpy(np.stack(imgs)).permute(3, 0, 1, 2)[None]
         clip = clip.float() / 255
         shifts = camera_shifts(clip) if self.compensate_camera else None
-        mask = foreground_mask(clip, self.beta, self.hue_mode,
-                               self.beta_range, shifts)
+        mask = fame_mask(clip, self.beta, self.hue_mode, self.beta_range,
+                         shifts)
         results['fame_mask'] = mask[0].numpy()
         return results
 

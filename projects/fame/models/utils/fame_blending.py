@@ -8,8 +8,7 @@ from mmaction.utils import SampleList
 from torch import Tensor, nn
 
 from ...ops import (BETA_RANGE, camera_shifts, check_beta, check_beta_range,
-                    foreground_mask, merge_foreground_background,
-                    shot_cut_ratio)
+                    fame_mask, merge_foreground_background, shot_cut_ratio)
 from ...utils import ConfigError
 
 
@@ -141,8 +140,8 @@ class FAMEBlending(BaseMiniBatchBlending, nn.Module):
                     shifts = camera_shifts(pixels)
                     self.num_camera_compensated = shifts.flatten(1).any(
                         1).float().sum()
-                masks = foreground_mask(pixels, self.beta, self.hue_mode,
-                                        self.beta_range, shifts)
+                masks = fame_mask(pixels, self.beta, self.hue_mode,
+                                  self.beta_range, shifts)
         if self.prob < 1:
             keep = torch.rand(clips.shape[0], device=clips.device) >= self.prob
             masks = masks | keep[:, None, None]

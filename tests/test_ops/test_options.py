@@ -12,8 +12,10 @@ from mmengine.registry import init_default_scope
 
 import projects.fame  # noqa: F401
 from projects.fame.ops import (adaptive_foreground_maps, camera_shifts,
-                               foreground_maps, foreground_mask, motion_map,
-                               otsu_fraction, shot_cut_ratio)
+                               fame_mask, foreground_mask, foreground_maps,
+                               motion_map, otsu_fraction, scene_motion_map,
+                               shot_cut_ratio)
+from projects.fame.ops.options import top_fraction_mask
 from projects.fame.utils import ConfigError
 
 
@@ -85,18 +87,19 @@ def test_fraction_is_the_scores_otsu_share_within_the_bounds():
 
 
 def test_seeds_at_half_the_frame_are_the_papers_seeds():
-    """A seed range pinned at 0.5 takes the paper's top 50 % seeds."""
+    """Seeds at a share of 0.5 are the paper's top 50 % seeds."""
     gen = torch.Generator().manual_seed(1)
     clips = torch.rand(3, 3, 4, 16, 16, generator=gen)
     motion, score = foreground_maps(clips)
-    pinned_motion, pinned = foreground_maps(clips, seed_range=(0.5, 0.5))
+    seeds = top_fraction_mask(motion, torch.full((3, ), 0.5)).flatten(1)
+    pinned_motion, pinned = foreground_maps(clips, fg_seeds=seeds)
     assert torch.equal(motion, pinned_motion)
     torch.testing.assert_close(pinned, score, atol=1e-6, rtol=0)
 
 
 def test_auto_mask_counts_follow_each_clips_fraction():
     clips = torch.stack([square_clip(side=s)[0] for s in (4, 8, 14)])
-    masks = foreground_mask(clips, 'auto')
+    masks = fame_mask(clips, 'auto')
     _, score, fractions = adaptive_foreground_maps(clips)
     expected = (fractions * 32 * 32).round().long()
     assert masks.dtype == torch.bool and masks.shape == (3, 32, 32)
@@ -107,7 +110,7 @@ def test_auto_mask_counts_follow_each_clips_fraction():
         assert s[mask].min() >= s[~mask].max()
     for i in range(3):
         assert torch.equal(masks[i],
-                           foreground_mask(clips[i:i + 1], 'auto')[0])
+                           fame_mask(clips[i:i + 1], 'auto')[0])
 
 
 def test_auto_mask_fits_a_small_actor_better_than_half_the_frame():
@@ -116,8 +119,8 @@ def test_auto_mask_fits_a_small_actor_better_than_half_the_frame():
     def iou(mask):
         return ((mask & union).sum() / (mask | union).sum()).item()
 
-    auto = foreground_mask(clip[None], 'auto')[0]
-    fixed = foreground_mask(clip[None], 0.5)[0]
+    auto = fame_mask(clip[None], 'auto')[0]
+    fixed = fame_mask(clip[None], 0.5)[0]
     assert iou(auto) > 2 * iou(fixed)
     assert (auto & union).sum() >= 0.8 * union.sum()  # recall
 
@@ -125,7 +128,7 @@ def test_auto_mask_fits_a_small_actor_better_than_half_the_frame():
 def test_beta_range_leaves_a_fixed_beta_alone():
     gen = torch.Generator().manual_seed(0)
     clips = torch.rand(2, 3, 4, 24, 24, generator=gen)
-    narrow = foreground_mask(clips, 0.5, 'turns', (0.1, 0.2))
+    narrow = fame_mask(clips, 0.5, 'turns', (0.1, 0.2))
     assert torch.equal(foreground_mask(clips, 0.5), narrow)
 
 
@@ -140,7 +143,7 @@ def test_beta_range_leaves_a_fixed_beta_alone():
 def test_invalid_auto_settings_name_the_key(beta, beta_range, key):
     clips = torch.rand(1, 3, 2, 8, 8)
     with pytest.raises(ConfigError, match=key):
-        foreground_mask(clips, beta, beta_range=beta_range)
+        fame_mask(clips, beta, beta_range=beta_range)
     with pytest.raises(ConfigError, match=key):
         MODELS.build(
             dict(type='FAMEBlending', beta=beta, beta_range=beta_range))
@@ -153,7 +156,7 @@ def test_blending_and_transform_use_the_auto_fraction():
     clips = torch.stack([square_clip(side=s)[0] for s in (4, 8, 14)])
     blending = MODELS.build(
         dict(type='FAMEBlending', beta='auto', beta_range=(0.05, 0.4)))
-    masks = foreground_mask(clips, 'auto', beta_range=(0.05, 0.4))
+    masks = fame_mask(clips, 'auto', beta_range=(0.05, 0.4))
     torch.manual_seed(0)
     merged = blending.merge(clips)
     torch.manual_seed(0)
@@ -166,7 +169,7 @@ def test_blending_and_transform_use_the_auto_fraction():
     frames = (clips[1] * 255).round().byte().permute(1, 2, 3, 0).numpy()
     out = transform(dict(imgs=list(frames)))['fame_mask']
     pixels = torch.from_numpy(frames).permute(3, 0, 1, 2)[None].float() / 255
-    assert (out == foreground_mask(pixels, 'auto',
+    assert (out == fame_mask(pixels, 'auto',
                                    beta_range=(0.05, 0.4))[0].numpy()).all()
     assert "beta='auto'" in repr(transform)
 
@@ -241,7 +244,7 @@ def test_still_camera_gets_no_shift():
     # Frames moved by zero: the paper's motion map, exactly.
     clips = torch.stack([still, panned_clip((1, 0))[0]])
     assert torch.equal(
-        motion_map(clips, torch.zeros(2, 7, 2)), motion_map(clips))
+        scene_motion_map(clips, torch.zeros(2, 7, 2)), motion_map(clips))
 
 
 def test_camera_shifts_batched_equal_per_clip():
@@ -264,7 +267,7 @@ def test_compensated_motion_and_mask_follow_the_object_not_the_pan():
     # The pan moves every edge of the scene: most of the frame difference
     # lies outside the square; compensated, nearly all of it is the square.
     assert motion_share(motion_map(clips)[0], square) < 0.4
-    assert motion_share(motion_map(clips, shifts)[0], square) > 0.8
+    assert motion_share(scene_motion_map(clips, shifts)[0], square) > 0.8
 
     def recall_and_iou(mask):
         inter = (mask & square).sum()
@@ -274,9 +277,9 @@ def test_compensated_motion_and_mask_follow_the_object_not_the_pan():
     # Uncompensated, the masks keep about half of the square (a random
     # mask's share); compensated, most of it.
     for beta in (0.5, 'auto'):
-        recall, iou = recall_and_iou(foreground_mask(clips, beta)[0])
+        recall, iou = recall_and_iou(fame_mask(clips, beta)[0])
         recall_c, iou_c = recall_and_iou(
-            foreground_mask(clips, beta, shifts=shifts)[0])
+            fame_mask(clips, beta, shifts=shifts)[0])
         assert recall < 0.65 and recall_c > 0.75
         assert iou_c > iou + 0.05
 
@@ -304,8 +307,8 @@ def test_fame_mask_transform_compensates_the_camera():
     mask = transform(dict(imgs=frames))['fame_mask']
     pixels = torch.from_numpy(np.stack(frames)).permute(3, 0, 1, 2)[None]
     pixels = pixels.float() / 255
-    expected = foreground_mask(pixels, 'auto', shifts=camera_shifts(pixels))
+    expected = fame_mask(pixels, 'auto', shifts=camera_shifts(pixels))
     assert np.array_equal(mask, expected[0].numpy())
     assert not np.array_equal(mask,
-                              foreground_mask(pixels, 'auto')[0].numpy())
+                              fame_mask(pixels, 'auto')[0].numpy())
     assert 'compensate_camera=True' in repr(transform)
