@@ -14,7 +14,7 @@ from torch import nn
 
 import projects.fame  # noqa: F401
 from projects.fame.engine import PretrainConfigCheckHook
-from projects.fame.models.utils import ConfigError
+from projects.fame.utils import ConfigError
 
 CONFIGS = Path(__file__).resolve().parents[2] / 'configs'
 
