@@ -8,6 +8,6 @@ from .config_error import BadVideoError, ConfigError, config_scope
 __all__ = [
     'BadVideoError', 'CheckpointMismatchError', 'ConfigError',
     'UnreadableCheckpointError', 'UnsafeCheckpointError', 'check_state_dict',
-    'config_scope',
-    'load_checkpoint_safely', 'register_checkpoint_safe_globals'
+    'config_scope', 'load_checkpoint_safely',
+    'register_checkpoint_safe_globals'
 ]

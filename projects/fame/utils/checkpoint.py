@@ -1,21 +1,17 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 """Weights-only loading of the checkpoints MMEngine writes.
 
-Since torch 2.6, ``torch.load`` defaults to ``weights_only=True`` and only
-rebuilds tensors, containers and explicitly allow-listed globals. MMEngine
+Since torch 2.6, ``torch.load`` defaults to ``weights_only=True``. MMEngine
 0.10.x does not pass ``weights_only``, and its checkpoints also hold the
 message hub (``HistoryBuffer`` objects backed by numpy arrays) and numpy
 scalars, so ``Runner`` resume and ``load_checkpoint`` fail with
-``UnpicklingError``. Turning ``weights_only`` off would let any checkpoint run
-code on load, so instead the handful of types MMEngine checkpoints contain
-are allow-listed here with ``torch.serialization.add_safe_globals``.
-
-The list was found by training a tiny model with ``Runner`` and loading the
-saved checkpoint with ``weights_only=True`` until it succeeded.
+``UnpicklingError``. Turning ``weights_only`` off would let any checkpoint
+run code, so the few types MMEngine checkpoints contain (found by loading a
+``Runner`` checkpoint until it succeeded) are allow-listed instead.
 """
 import os
 import pickle
-from typing import Any, Callable, Dict, List, Mapping, Tuple, Union
+from typing import Any, Callable, Dict, List, Mapping, Union
 
 import numpy as np
 import torch
@@ -28,17 +24,12 @@ except ImportError:  # pragma: no cover - numpy < 2.0
     from numpy.core import multiarray as _np_multiarray
 
 MapLocation = Union[str, torch.device, Callable, Dict[str, str], None]
-SafeGlobal = Union[Callable, Tuple[Callable, str]]
-
-# ``add_safe_globals`` exists since torch 2.4 but only accepts
-# ``(obj, 'full.path')`` pairs (needed for the aliases below) since 2.6,
-# which is also the release that made ``weights_only=True`` the default.
+# ``add_safe_globals`` (torch 2.4) takes the ``(obj, 'full.path')`` pairs of
+# the aliases below since torch 2.6, which made ``weights_only=True`` the
+# default.
 _TORCH_SUPPORTS_ALLOW_LIST = (
     hasattr(torch.serialization, 'add_safe_globals')
     and digit_version(torch.__version__) >= digit_version('2.6.0'))
-
-# The statistics ``HistoryBuffer`` registers by default.
-_HISTORY_BUFFER_STATISTICS = ('min', 'max', 'mean', 'current')
 
 
 class UnsafeCheckpointError(pickle.UnpicklingError):
@@ -54,23 +45,15 @@ class CheckpointMismatchError(ValueError):
 
 
 def _history_buffer_getattr(obj: Any, name: str) -> Any:
-    """Stand-in for ``builtins.getattr`` while unpickling a checkpoint.
+    """``builtins.getattr`` while unpickling, for ``HistoryBuffer`` only.
 
     ``HistoryBuffer.__getstate__`` stores the class-level
-    ``_statistics_methods`` dict, whose values are functions such as
-    ``HistoryBuffer.min``. Pickle protocol 2 (the one ``torch.save`` uses)
-    writes such nested functions as ``getattr(HistoryBuffer, 'min')``.
-    Allowing the real ``getattr`` would let a checkpoint reach any attribute
-    of any allowed object, so only these lookups are answered.
-
-    Args:
-        obj (Any): The object the pickle looks the attribute up on.
-        name (str): The attribute name.
-
-    Returns:
-        Any: The requested ``HistoryBuffer`` statistics function.
+    ``_statistics_methods`` (``HistoryBuffer.min`` ...), which pickle
+    protocol 2 writes as ``getattr(HistoryBuffer, 'min')``. The real
+    ``getattr`` would let a checkpoint reach any attribute of any allowed
+    object.
     """
-    if obj is HistoryBuffer and name in _HISTORY_BUFFER_STATISTICS:
+    if obj is HistoryBuffer and name in ('min', 'max', 'mean', 'current'):
         return getattr(obj, name)
     owner = obj.__qualname__ if isinstance(obj, type) else type(obj).__name__
     raise pickle.UnpicklingError(
@@ -78,48 +61,24 @@ def _history_buffer_getattr(obj: Any, name: str) -> Any:
         'only the default HistoryBuffer statistics methods may be looked up')
 
 
-def _numpy_dtype_classes() -> List[type]:
-    """Classes of the numpy dtypes found in MMEngine checkpoints.
-
-    Unpickling ``numpy.dtype('f8', ...)`` yields an instance of a per-dtype
-    subclass (``numpy.dtypes.Float64DType`` on numpy >= 1.25) whose state is
-    then set, so the subclass itself must be allow-listed.
-    """
-    return [
-        # HistoryBuffer._log_history and numpy float scalars (e.g. ``eta``).
-        type(np.dtype(np.float64)),
-        # HistoryBuffer._count_history (default integer on numpy 2.x/Linux).
-        type(np.dtype(np.int64)),
-        # HistoryBuffer._count_history where numpy 1.x's default int is
-        # 32-bit (Windows); not seen in the Linux runs.
-        type(np.dtype(np.int32)),
-        # float32 metric values kept in ``message_hub.runtime_info`` (e.g.
-        # ``best_score``); not seen in the toy run.
-        type(np.dtype(np.float32)),
-    ]
-
-
-def _build_allow_list() -> List[SafeGlobal]:
-    """Build the explicit allow-list for MMEngine checkpoints.
-
-    Returns:
-        list: Entries for ``torch.serialization.add_safe_globals``.
-    """
-    allow_list: List[SafeGlobal] = [
-        # ``message_hub.log_scalars`` values.
-        HistoryBuffer,
-        # The functions in ``HistoryBuffer._statistics_methods``.
+def _build_allow_list() -> List[Union[Callable, tuple]]:
+    """The entries for ``torch.serialization.add_safe_globals``."""
+    allow_list = [
+        HistoryBuffer,  # the values of ``message_hub.log_scalars``
         (_history_buffer_getattr, 'builtins.getattr'),
-        # HistoryBuffer's ``_log_history`` / ``_count_history`` arrays.
-        np.ndarray,
-        # The dtype of those arrays and of numpy scalars.
+        np.ndarray,  # HistoryBuffer's ``_log_history``, ``_count_history``
         np.dtype,
     ]
-    allow_list.extend(_numpy_dtype_classes())
-    # Arrays are rebuilt with ``_reconstruct`` and numpy scalars (e.g.
-    # ``message_hub.runtime_info['eta']``) with ``scalar``. numpy 2.x writes
-    # them under ``numpy._core``, numpy 1.x under ``numpy.core``; accept both
-    # so checkpoints from either numpy load with the installed one.
+    # Unpickling ``np.dtype('f8', ...)`` gives an instance of a per-dtype
+    # subclass (``numpy.dtypes.Float64DType``), whose state is then set:
+    # float64 (histories, scalars such as ``eta``), int64 (counts), int32
+    # (numpy 1.x's default int on Windows), float32 (metric values in
+    # ``runtime_info``, e.g. ``best_score``).
+    allow_list += [
+        type(np.dtype(t)) for t in (np.float64, np.int64, np.int32, np.float32)
+    ]
+    # Arrays are rebuilt with ``_reconstruct``, numpy scalars with ``scalar``;
+    # numpy 2.x writes them under ``numpy._core``, 1.x under ``numpy.core``.
     for module in ('numpy._core.multiarray', 'numpy.core.multiarray'):
         allow_list.append(
             (_np_multiarray._reconstruct, f'{module}._reconstruct'))
@@ -130,13 +89,11 @@ def _build_allow_list() -> List[SafeGlobal]:
 def register_checkpoint_safe_globals() -> None:
     """Allow-list the types of MMEngine checkpoints for weights-only loads.
 
-    Safe to call any number of times: ``add_safe_globals`` keeps a set and
-    the entries are the same objects on every call. A no-op on torch < 2.6,
-    which loads with ``weights_only=False`` by default.
+    Idempotent. A no-op on torch < 2.6, which loads with
+    ``weights_only=False`` by default.
     """
-    if not _TORCH_SUPPORTS_ALLOW_LIST:
-        return
-    torch.serialization.add_safe_globals(_build_allow_list())
+    if _TORCH_SUPPORTS_ALLOW_LIST:
+        torch.serialization.add_safe_globals(_build_allow_list())
 
 
 def load_checkpoint_safely(path: Union[str, os.PathLike],
@@ -145,8 +102,8 @@ def load_checkpoint_safely(path: Union[str, os.PathLike],
 
     Args:
         path (str | os.PathLike): The checkpoint file.
-        map_location (str | torch.device | Callable | dict, optional): Same
-            as in :func:`torch.load`. Defaults to ``'cpu'``.
+        map_location (str | torch.device | Callable | dict, optional): As in
+            :func:`torch.load`. Defaults to ``'cpu'``.
 
     Returns:
         Any: The loaded checkpoint, usually a dict.
@@ -162,9 +119,9 @@ def load_checkpoint_safely(path: Union[str, os.PathLike],
     except (EOFError, KeyError, OSError, RuntimeError) as err:
         # torch's errors for an empty file, a text file, a cut zip archive;
         # not those of opening the file (which name it) or of the device.
-        if (isinstance(err, OSError) and err.filename is not None) or (
-                isinstance(err, RuntimeError)
-                and 'zip archive' not in str(err)):
+        if (isinstance(err, OSError)
+                and err.filename is not None) or (isinstance(
+                    err, RuntimeError) and 'zip archive' not in str(err)):
             raise
         reason = str(err).split('. ')[0]
         raise UnreadableCheckpointError(
@@ -173,24 +130,18 @@ def load_checkpoint_safely(path: Union[str, os.PathLike],
             f'checkpoint ({type(err).__name__}{": " if reason else ""}'
             f'{reason}).') from err
     except pickle.UnpicklingError as err:
-        reason = _refusal_reason(str(err))
         raise UnsafeCheckpointError(
             f'Refused to load checkpoint {os.fspath(path)!r}: it contains '
             'types outside the checkpoint allow-list and was refused for '
-            f'safety ({reason}).') from err
+            f'safety ({_refusal_reason(str(err))}).') from err
 
 
 def _refusal_reason(message: str) -> str:
-    """Pick what was refused out of torch's message.
-
-    torch surrounds it with advice to load with ``weights_only=False`` or to
-    allow-list the global, which would turn the safety off; that is left
-    out.
-    """
+    """What torch refused, without its advice to load with
+    ``weights_only=False`` or to allow-list the global (no longer safe)."""
     lines = [
-        line.split('. Please use')[0].strip().rstrip('.')
-        for line in message.replace(
-            'WeightsUnpickler error:', '\n').splitlines()
+        line.split('. Please use')[0].strip().rstrip('.') for line in
+        message.replace('WeightsUnpickler error:', '\n').splitlines()
     ]
     reasons = [line for line in lines if 'GLOBAL' in line] or [
         line for line in lines if line and 'weights_only' not in line
@@ -207,7 +158,7 @@ def check_state_dict(saved: Mapping[str, Any],
                      strict: bool = False) -> None:
     """Refuse a checkpoint's weights that do not fill a model.
 
-    The one check of a checkpoint against a model: for resuming (every
+    The one check of a checkpoint against a model, for resuming (every
     tensor), testing (half of the backbone and of the head) and exporting a
     backbone (exactly the config's). A DDP ``module.`` prefix is stripped;
     BatchNorm's ``num_batches_tracked`` counters are not counted.
@@ -235,8 +186,8 @@ def check_state_dict(saved: Mapping[str, Any],
 
     def compared(state: Mapping) -> List[str]:
         return [
-            k for k in state if k.startswith(prefix)
-            and not k.endswith('num_batches_tracked')
+            k for k in state
+            if k.startswith(prefix) and not k.endswith('num_batches_tracked')
         ]
 
     expected = compared(model_state)
@@ -246,15 +197,15 @@ def check_state_dict(saved: Mapping[str, Any],
         f'{tuple(model_state[k].shape)}' for k in expected
         if k in saved and saved[k].shape != model_state[k].shape
     ]
-    unexpected = [k for k in compared(saved) if k not in model_state
-                  ] if strict else []
+    unexpected = [k for k in compared(saved)
+                  if k not in model_state] if strict else []
     matched = len(expected) - len(missing) - len(shapes)
     if matched >= min_fraction * len(expected) and not unexpected:
         return
     reasons = [
         f'{len(items)} {what} (e.g. {items[0]})'
-        for what, items in (('are not in it', missing),
-                            ('have another shape', shapes),
+        for what, items in (('are not in it', missing), ('have another shape',
+                                                         shapes),
                             ('are not in the model', unexpected)) if items
     ]
     part = f'{prefix.rstrip(".")} ' if prefix else ''

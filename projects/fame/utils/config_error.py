@@ -6,10 +6,10 @@ from typing import Iterator
 class ConfigError(ValueError):
     """An invalid config value; the message starts with its config key.
 
-    Modules raise it with the key of their own argument (``'beta'``); each
+    Modules raise it with the key of their own argument (``'beta'``); a
     module that builds a sub-module prefixes the key of its slot with
-    :func:`config_scope`, so that the message the user sees names the full
-    key, e.g. ``model.data_preprocessor.fame.beta``.
+    :func:`config_scope`, so that the user sees the full key, e.g.
+    ``model.data_preprocessor.fame.beta``.
 
     Args:
         key (str): The config key, relative to the raising module.
@@ -22,6 +22,7 @@ class ConfigError(ValueError):
         self.message = message
 
     def __reduce__(self):
+        # Unpickled (e.g. from a dataloader worker) with both arguments.
         return type(self), (self.key, self.message)
 
 
