@@ -127,10 +127,12 @@ def _seed_histogram(bins: Tensor, seeds: Tensor, prior: float) -> Tensor:
     return hist / hist.sum(1, keepdim=True)
 
 
-def foreground_maps(clips: Tensor,
-                    hue_mode: str = 'turns',
-                    motion: Optional[Tensor] = None,
-                    fg_seeds: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
+def foreground_maps(
+        clips: Tensor,
+        hue_mode: str = 'turns',
+        motion: Optional[Tensor] = None,
+        fg_seeds: Optional[Tensor] = None,
+        bg_seeds: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
     """Motion map and colour foreground score of each clip.
 
     Motion only picks the seeds: the top 50 % most moving pixels are
@@ -145,6 +147,8 @@ def foreground_maps(clips: Tensor,
             Defaults to None: :func:`motion_map` of the clips (the paper).
         fg_seeds (Tensor, optional): Boolean foreground seeds (N, H * W).
             Defaults to None: the top 50 % of the motion map (the paper).
+        bg_seeds (Tensor, optional): Boolean background seeds (N, H * W).
+            Defaults to None: the bottom 10 % of the motion map (the paper).
 
     Returns:
         Tuple[Tensor, Tensor]: Motion maps and colour scores, each of shape
@@ -157,7 +161,9 @@ def foreground_maps(clips: Tensor,
     order = motion.flatten(1).argsort(dim=1, descending=True)
     if fg_seeds is None:
         fg_seeds = order[:, :int(FOREGROUND_SEED_RATIO * num_pixels)]
-    bg_seeds = order[:, num_pixels - int(BACKGROUND_SEED_RATIO * num_pixels):]
+    if bg_seeds is None:
+        bg_seeds = order[:,
+                         num_pixels - int(BACKGROUND_SEED_RATIO * num_pixels):]
 
     bins = colour_bins(clips.mean(2), hue_mode)
     p_fg = _seed_histogram(bins, fg_seeds, prior=0.)

@@ -1,9 +1,10 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 """Options of FAME that the paper does not have, each off by default.
 
-- ``beta='auto'``: foreground seeds and fraction chosen per clip from the
-  Otsu thresholds of its motion map and colour score, for actors that do
-  not fill half the frame (:func:`adaptive_foreground_maps`);
+- ``beta='auto'``: the moving and the static pixels (split at the Otsu
+  threshold of the motion map) seed the colour histograms, and the fraction
+  is chosen per clip, for actors that do not fill half the frame
+  (:func:`adaptive_foreground_maps`);
 - camera compensation: the camera's translation between frames is fitted
   on the frame's border and compensated in the motion map
   (:func:`camera_shifts`, :func:`scene_motion_map`);
@@ -98,14 +99,19 @@ def adaptive_foreground_maps(
     shifts: Optional[Tensor] = None
 ) -> Tuple[Tensor, Tensor, Tensor]:
     """The maps of :func:`.fame.foreground_maps` with seeds and fraction
-    per clip (``beta='auto'``).
+    per clip (``beta='auto'``), for actors of any size.
 
-    The foreground seeds are the pixels above the Otsu threshold of the
-    clip's motion map, and the foreground fraction is the share of pixels
-    above the Otsu threshold of the resulting colour score
-    (:func:`otsu_fraction`), both clamped to ``beta_range``. A small actor
-    thus gets few seeds and a small mask, a large one up to
-    ``beta_range[1]``.
+    The paper seeds the foreground with the 50 % most moving pixels and the
+    background with the 10 % least moving ones. Around an actor smaller than
+    half the frame, a still camera leaves most of the frame without motion:
+    the top 50 % is then mostly background, chosen by tie-breaking, and the
+    foreground histogram learns the background's colours. Here the Otsu
+    threshold of the clip's motion map splits the frame instead: the moving
+    pixels seed the foreground histogram and every static pixel the
+    background one, so that a colour seen in the static scene scores as
+    background. The foreground fraction is the share of pixels above the
+    Otsu threshold of the resulting colour score (:func:`otsu_fraction`).
+    The seed share and the fraction are clamped to ``beta_range``.
 
     Args:
         clips (Tensor): RGB clips of shape (N, 3, T, H, W) in [0, 1].
@@ -123,8 +129,10 @@ def adaptive_foreground_maps(
     low, high = check_beta_range(beta_range)
     clips = check_clips(clips).float()
     motion = scene_motion_map(clips, shifts)
-    seeds = top_fraction_mask(motion, otsu_fraction(motion).clamp(low, high))
-    motion, score = foreground_maps(clips, hue_mode, motion, seeds.flatten(1))
+    moving = top_fraction_mask(motion,
+                               otsu_fraction(motion).clamp(low, high))
+    moving = moving.flatten(1)
+    motion, score = foreground_maps(clips, hue_mode, motion, moving, ~moving)
     return motion, score, otsu_fraction(score).clamp(low, high)
 
 

@@ -35,9 +35,9 @@ class FAMEBlending(BaseMiniBatchBlending, nn.Module):
 
     Args:
         beta (float | str): Fraction of each frame kept as foreground, in
-            (0, 1], or ``'auto'``: foreground seeds and a fraction per
-            clip, from the Otsu thresholds of its motion map and of its
-            colour score, within ``beta_range`` (see
+            (0, 1], or ``'auto'``: the moving and the static pixels of each
+            clip seed the colour histograms and the fraction is the clip's
+            own, within ``beta_range``, for actors of any size (see
             :func:`adaptive_foreground_maps`). Defaults to 0.5 (the paper).
         beta_range (Sequence[float]): Bounds ``(low, high)`` of the fraction
             of ``beta='auto'``. Defaults to ``(0.05, 0.5)``.
