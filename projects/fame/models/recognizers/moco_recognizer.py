@@ -31,30 +31,18 @@ class _WithGradients(torch.autograd.Function):
 
 
 def early_backward(loss: Tensor, params: Iterable[Tensor]) -> Tensor:
-    """Backpropagate a term of a loss now, and free its graph.
+    """Backpropagate one term of the loss now, and free its graph.
 
-    The gradients of ``loss`` with respect to ``params`` are computed at
-    once (``torch.autograd.grad``: the parameters' ``.grad`` is not
-    touched) and kept. The returned tensor has the value of ``loss`` and
-    hands those gradients to the parameters when the sum it becomes part of
-    is backpropagated, multiplied by the gradient that reaches it. The
-    outer loss is therefore backpropagated as usual, once, by the optimizer
-    wrapper: its loss scale (AMP), gradient accumulation factor and
-    distributed gradient all-reduce apply to this term as to the others,
-    and a step skipped before its backward pass discards the kept
-    gradients.
-
-    The point is memory: the activations of ``loss``'s graph are freed
-    before the rest of the loss is computed. The gradient is exact up to
-    rounding: under bfloat16 autocast each op's backward runs in the
-    precision of its forward, as in the optimizer wrapper's backward pass,
-    but this term's gradients are added to the others' in the parameters'
-    precision (float32), where one backward pass may add them in bfloat16
-    (autocast casts a weight once for all its uses). It is computed
-    without the optimizer wrapper's loss scale: do not use it
-    under float16 autocast, where small activation gradients would
-    underflow. Nor through torch's reentrant ``checkpoint`` (MMAction2's
-    ``with_cp=True``), which refuses ``torch.autograd.grad``.
+    The gradients of ``loss`` are computed at once (``torch.autograd.grad``;
+    ``.grad`` is untouched) and kept. The returned tensor has the value of
+    ``loss`` and hands them to ``params`` when the optimizer wrapper
+    backpropagates the total, times the gradient that reaches it: the loss
+    scale, gradient accumulation and DDP's all-reduce apply to this term as
+    to the others, and only one term's activations are alive at a time.
+    Exact up to rounding (under bfloat16 autocast the terms' gradients are
+    added in float32). Not for float16 autocast (no loss scale here: small
+    gradients would underflow) nor reentrant checkpointing (``with_cp=True``
+    refuses ``torch.autograd.grad``).
 
     Args:
         loss (Tensor): A scalar term of the step's loss.
@@ -64,11 +52,8 @@ def early_backward(loss: Tensor, params: Iterable[Tensor]) -> Tensor:
         Tensor: A scalar with the value of ``loss``.
     """
     params = [p for p in params if p.requires_grad]
-    # Called inside the forward, i.e. inside MMEngine's autocast region,
-    # which would also apply to this backward pass: the backward of float32
-    # ops (the logits over the queue) would run in bfloat16. Outside it,
-    # each op's backward runs in the precision of its forward, as in the
-    # optimizer wrapper's backward pass.
+    # Outside MMEngine's autocast region, as the optimizer wrapper's
+    # backward: each op's backward runs in the precision of its forward.
     with torch.autocast(loss.device.type, enabled=False):
         grads = torch.autograd.grad(loss, params, allow_unused=True)
     return _WithGradients.apply(loss.detach(), list(grads), *params)
