@@ -14,8 +14,6 @@ from mmengine.logging import print_log
 
 from ..utils import BadVideoError, ConfigError
 
-# A dataset index, or an (index, seed) pair from ``ResumableSampler``.
-SampleKey = Union[int, Tuple[int, int]]
 # Data sample meta key listing the videos replaced to produce a sample.
 SKIPPED_VIDEOS = 'skipped_videos'
 
@@ -65,29 +63,19 @@ class _FrameCountCheck:
 class RobustRepeatAugDataset(RepeatAugDataset):
     """``RepeatAugDataset`` that survives bad videos and seeds each sample.
 
-    A video that cannot give a clip (missing, zero-byte, corrupt or
-    truncated file, a decoder error, fewer frames than a clip spans) is
-    skipped: one warning names the file (once per dataloader worker), and a
-    randomly chosen other video takes its place. The data samples of the
-    replacement list the skipped files under the meta key
-    ``skipped_videos``, which is how the counts leave the dataloader
-    workers: :class:`BadVideoHook` sums them, logs them every epoch and stops
-    the run when the fraction of bad videos passes ``max_bad_fraction``.
+    A video that cannot give a clip (missing, corrupt or truncated file, a
+    decoder error, fewer frames than a clip spans) is replaced by a random
+    other video, with one warning per file and dataloader worker. The data
+    sample of the replacement lists the skipped files under
+    ``skipped_videos``, which :class:`BadVideoHook` counts and limits.
+    Short videos are bad by default because MMAction2's ``SampleFrames``
+    loops them, a jump that FAME's frame differences would take for motion;
+    ``min_frames=1`` keeps them.
 
-    Short videos: MMAction2's ``SampleFrames`` loops a video that is
-    shorter than the clip, which puts a jump into the clip that FAME's frame
-    differences would take for motion. Such videos are therefore bad by
-    default; ``min_frames=1`` loops them as MMAction2 does.
-
-    Static, single-colour and grayscale videos (decoded as three equal
-    channels) and odd frame sizes are valid input and are kept.
-
-    Given ``(index, seed)`` keys, as :class:`ResumableSampler` yields them,
-    ``random``, ``numpy`` and ``torch`` are seeded with ``seed`` while the
-    sample (and any replacement) is prepared, so that its frames, crops and
-    flips depend on the seed, epoch and index only, not on which dataloader
-    worker prepares it or on what that worker did before. This is what
-    makes a resumed run see the same data as an uninterrupted one.
+    Given ``(index, seed)`` keys (:class:`ResumableSampler`), the sample and
+    any replacement are prepared with ``random``, ``numpy`` and ``torch``
+    seeded by ``seed``, so they depend on the seed, epoch and index only, not
+    on the worker: a resumed run sees the same data as an uninterrupted one.
 
     Args:
         num_repeats (int): Clips per video; must be 2, the two views that
@@ -102,8 +90,7 @@ class RobustRepeatAugDataset(RepeatAugDataset):
         **kwargs: The arguments of ``RepeatAugDataset``.
     """
 
-    # Keys may carry a seed; :class:`ResumableSampler` checks this.
-    takes_sample_seeds = True
+    takes_sample_seeds = True  # checked by ResumableSampler
 
     def __init__(self,
                  *args,
@@ -138,8 +125,8 @@ class RobustRepeatAugDataset(RepeatAugDataset):
         self._warned: Set[str] = set()
 
     def load_data_list(self) -> List[dict]:
-        """The videos of ``ann_file``; pretraining ignores their labels, so
-        a label that is not an integer is kept as -1 instead of stopping."""
+        """The videos of ``ann_file``; a label that is not an integer is kept
+        as -1, since pretraining ignores labels."""
         data_list = []
         for line in list_from_file(self.ann_file):
             filename, *label = line.strip().split(self.delimiter)
@@ -149,16 +136,9 @@ class RobustRepeatAugDataset(RepeatAugDataset):
             data_list.append(dict(filename=filename, label=label))
         return data_list
 
-    def __getitem__(self, key: SampleKey) -> List[dict]:
-        """The clips of the video at ``key``, or of a replacement.
-
-        Args:
-            key (int | tuple[int, int]): A dataset index, or an index and
-                the seed of the sample's random draws.
-
-        Returns:
-            list[dict]: ``num_repeats`` packed clips; the data sample of
-            the first lists the skipped videos under ``skipped_videos``.
+    def __getitem__(self, key: Union[int, Tuple[int, int]]) -> List[dict]:
+        """The ``num_repeats`` packed clips of the video at ``key`` (an index,
+        or an index and a seed), or of a replacement.
 
         Raises:
             RuntimeError: If ``max_refetch`` bad videos in a row were drawn.

@@ -11,15 +11,11 @@ from mmengine.dataset import DefaultSampler
 class ResumableSampler(DefaultSampler):
     """``DefaultSampler`` that seeds every sample and can start mid-epoch.
 
-    It yields ``(index, seed)`` pairs in ``DefaultSampler``'s order (the same
-    shuffle of ``seed + epoch``). The seed of a sample is a function of the
-    sampler's seed, the epoch and the index only; the dataset
-    (:class:`RobustRepeatAugDataset`) seeds the sample's random draws with
-    it, so a sample is the same whichever worker prepares it.
-
-    :meth:`skip` makes the next pass start after the samples of this rank
-    that a resumed checkpoint has already trained on, without loading them
-    (:class:`ResumableEpochBasedTrainLoop` calls it).
+    It yields ``(index, seed)`` pairs in ``DefaultSampler``'s order; a
+    sample's seed depends on the sampler's seed, the epoch and the index
+    only, and :class:`RobustRepeatAugDataset` seeds the sample's random
+    draws with it. :meth:`skip` makes the next pass start after the samples
+    a resumed checkpoint has trained on, without loading them.
 
     Args:
         dataset (Sized): A dataset that takes ``(index, seed)`` keys.
@@ -44,7 +40,6 @@ class ResumableSampler(DefaultSampler):
         self._start = 0
 
     def __iter__(self) -> Iterator[Tuple[int, int]]:
-        """Yield ``(index, seed)`` of this rank's samples of the epoch."""
         indices = list(super().__iter__())[self._start:]
         self._start = 0
         entropy = np.random.SeedSequence([self.seed, self.epoch])
@@ -55,7 +50,6 @@ class ResumableSampler(DefaultSampler):
         return iter([(index, seeds[index]) for index in indices])
 
     def set_epoch(self, epoch: int) -> None:
-        """Set the epoch; the next pass starts at its beginning."""
         super().set_epoch(epoch)
         self._start = 0
 

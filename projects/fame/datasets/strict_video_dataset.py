@@ -9,23 +9,16 @@ from ..utils import BadVideoError
 class StrictVideoDataset(VideoDataset):
     """``VideoDataset`` that names the video it cannot read.
 
-    MMAction2's dataset passes the decoder's error on, and decord's does not
-    always name the file (a corrupt one gives ``Error reading 700
-    bytes...``). Here any error while a video is prepared is raised as a
-    :class:`BadVideoError` that names the video and its line in
-    ``ann_file``, which the tools print as one message.
+    decord's errors do not always name the file (``Error reading 700
+    bytes...``); here any error while a video is prepared is raised as a
+    :class:`BadVideoError` naming the video and its line in ``ann_file``.
+    Unlike :class:`RobustRepeatAugDataset`, no video is skipped: a model
+    scored on part of a split would report a number for another split.
 
-    Unlike pretraining's :class:`RobustRepeatAugDataset`, no video is
-    skipped: a fine-tuned or evaluated model scored on part of a split would
-    report a number for another split than the config names.
+    Args: as ``VideoDataset``.
     """
 
     def prepare_data(self, idx: int) -> dict:
-        """The processed sample of video ``idx``.
-
-        Raises:
-            BadVideoError: If the video cannot be read or processed.
-        """
         try:
             return super().prepare_data(idx)
         except Exception as err:  # any decoder, file or transform error

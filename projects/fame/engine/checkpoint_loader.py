@@ -1,22 +1,14 @@
 # Copyright (c) OpenMMLab. All rights reserved.
-"""Route every checkpoint MMEngine reads through the weights-only loader.
+"""Make every checkpoint MMEngine reads load weights-only.
 
-MMEngine reads checkpoints (``Runner`` resume and ``load_from``,
-``load_checkpoint``, a backbone's ``pretrained=`` / ``init_cfg``) through
-``CheckpointLoader``, whose loaders call ``torch.load`` without
-``weights_only``. Local files then load weights-only only while torch's
-default says so (``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` turns it off), and
-URLs go through ``torch.hub.load_state_dict_from_url``, which defaults to
-``weights_only=False``: a downloaded checkpoint could run code. The loaders
-registered here pass ``weights_only=True`` with the allow-list of
-:mod:`projects.fame.utils.checkpoint`, for local paths and for
-``http(s)://`` (which MMEngine's ``torchvision://``, ``open-mmlab://`` and
-``mmcls://`` schemes resolve to).
-
-They replace MMEngine's loaders process-wide, so importing ``projects.fame``
-does not register them: :func:`register_safe_checkpoint_loaders` is called
-explicitly, by ``tools/train.py`` and ``tools/test.py`` before they build
-the ``Runner`` (a script of your own that builds one calls it likewise).
+MMEngine's ``CheckpointLoader`` (resume, ``load_from``, ``init_cfg``) calls
+``torch.load`` without ``weights_only``: local files load weights-only only
+while torch's default says so (``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` turns it
+off), and URLs go through ``torch.hub.load_state_dict_from_url``, whose
+``weights_only=False`` default lets a downloaded checkpoint run code. These
+loaders replace MMEngine's process-wide, so importing ``projects.fame`` does
+not register them: ``tools/train.py`` and ``tools/test.py`` (and any script
+that builds a ``Runner``) call :func:`register_safe_checkpoint_loaders`.
 """
 import os
 import os.path as osp
@@ -36,7 +28,7 @@ def load_from_local_safely(filename: str, map_location: Any = None) -> Any:
 
     Args:
         filename (str): The checkpoint path.
-        map_location (Any): As in :func:`torch.load`.
+        map_location (Any): As in :func:`torch.load`. Defaults to None.
 
     Returns:
         Any: The checkpoint.
@@ -64,12 +56,12 @@ def load_from_http_safely(filename: str,
                           progress: Optional[bool] = None) -> Any:
     """Download a checkpoint and load it weights-only.
 
-    As MMEngine's ``load_from_http``: local rank 0 downloads first, the
-    other ranks then read the cached file.
+    As MMEngine's ``load_from_http``: rank 0 downloads first, the other
+    ranks then read the cached file.
 
     Args:
         filename (str): The URL.
-        map_location (Any): As in :func:`torch.load`.
+        map_location (Any): As in :func:`torch.load`. Defaults to None.
         model_dir (str, optional): Download folder. Defaults to
             ``<torch hub dir>/checkpoints``.
         progress (bool, optional): Show a progress bar. Defaults to None:
@@ -91,12 +83,11 @@ def load_from_http_safely(filename: str,
 
 
 def register_safe_checkpoint_loaders() -> None:
-    """Make MMEngine's checkpoint loading weights-only for every source.
+    """Make MMEngine load every checkpoint weights-only, in this process.
 
-    Replaces the loaders of MMEngine's ``CheckpointLoader`` for local paths
-    and ``http(s)://`` (and ``load_from_http``, which the other URL schemes
-    call) in this process, after allow-listing the types of MMEngine
-    checkpoints. Call it before building the ``Runner``.
+    Allow-lists the types of MMEngine checkpoints, then replaces the loaders
+    of ``CheckpointLoader`` for local paths and ``http(s)://``, and
+    ``load_from_http``. Call it before building the ``Runner``.
     """
     register_checkpoint_safe_globals()
     CheckpointLoader.register_scheme(

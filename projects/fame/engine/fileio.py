@@ -1,10 +1,11 @@
 # Copyright (c) OpenMMLab. All rights reserved.
-"""Crash-safe writes for MMEngine's local file backend."""
+"""Crash-safe writes for MMEngine's local file backend, and the work dir
+lock."""
 import os
 import os.path as osp
 import tempfile
 from pathlib import Path
-from typing import IO, Dict, Union
+from typing import IO, Dict, List, Union
 
 import mmengine
 from mmengine.fileio import LocalBackend, register_backend
@@ -14,11 +15,11 @@ try:
 except ImportError:  # pragma: no cover - Windows
     fcntl = None
 
-# Temporary files are hidden siblings of their target, so that a crash
-# leaves them where ``remove_stale_temporaries`` finds them.
+# Temporaries are hidden siblings of their target, where
+# ``remove_stale_temporaries`` finds what a crash left.
 TEMP_SUFFIX = '.partial'
-# Held (``flock``) by the run that owns a work dir; the kernel releases it
-# when the process ends, however it ends.
+# ``flock``-ed by the run that owns a work dir; the kernel releases it when
+# the process ends, however it ends.
 LOCK_NAME = '.run.lock'
 _held_locks: Dict[str, IO] = {}
 
@@ -28,8 +29,8 @@ def write_atomic(data: bytes, filepath: Union[str, Path]) -> None:
 
     The bytes go to a temporary file in the same folder, are flushed to the
     disk, and the file is renamed over ``filepath`` (``os.replace`` is
-    atomic on POSIX and Windows within one file system). A process killed at
-    any point leaves the old file (or none) and at most a hidden temporary.
+    atomic within one file system): a process killed at any point leaves
+    the old file (or none) and at most a hidden temporary.
 
     Args:
         data (bytes): The file content.
@@ -109,7 +110,7 @@ def unlock_work_dir(folder: Union[str, Path]) -> None:
         lock.close()
 
 
-def remove_stale_temporaries(folder: Union[str, Path]) -> list:
+def remove_stale_temporaries(folder: Union[str, Path]) -> List[str]:
     """Delete the temporaries that killed :func:`write_atomic` calls left.
 
     Args:
@@ -119,13 +120,12 @@ def remove_stale_temporaries(folder: Union[str, Path]) -> list:
         list[str]: The removed paths.
     """
     removed = []
-    if not osp.isdir(folder):
-        return removed
-    for entry in os.scandir(folder):
-        if (entry.is_file() and entry.name.startswith('.')
-                and entry.name.endswith(TEMP_SUFFIX)):
-            os.remove(entry.path)
-            removed.append(entry.path)
+    if osp.isdir(folder):
+        for entry in os.scandir(folder):
+            if (entry.is_file() and entry.name.startswith('.')
+                    and entry.name.endswith(TEMP_SUFFIX)):
+                os.remove(entry.path)
+                removed.append(entry.path)
     return removed
 
 
@@ -133,19 +133,16 @@ def remove_stale_temporaries(folder: Union[str, Path]) -> list:
 class AtomicLocalBackend(LocalBackend):
     """Local storage whose writes replace files atomically.
 
-    Select it with ``backend_args=dict(backend='local_atomic')`` wherever
-    MMEngine takes ``backend_args`` (``CheckpointHook``,
-    ``Runner.save_checkpoint``); :class:`AtomicCheckpointHook` does so by
+    Selected by ``backend_args=dict(backend='local_atomic')`` wherever
+    MMEngine takes ``backend_args``; :class:`AtomicCheckpointHook` does so by
     default.
     """
 
     def put(self, obj: bytes, filepath: Union[str, Path]) -> None:
-        """Write bytes to ``filepath`` atomically."""
         write_atomic(obj, filepath)
 
     def put_text(self,
                  obj: str,
                  filepath: Union[str, Path],
                  encoding: str = 'utf-8') -> None:
-        """Write text to ``filepath`` atomically."""
         write_atomic(obj.encode(encoding), filepath)

@@ -29,37 +29,26 @@ def seed_iteration(seed: int, rank: int, iteration: int) -> None:
 class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
     """Epoch-based training loop that resumes exactly where it stopped.
 
-    MMEngine's ``EpochBasedTrainLoop`` restarts an epoch from its first
-    batch when it resumes from a checkpoint saved by iteration, so that the
-    resumed run trains longer, and on other data, than an uninterrupted
-    one. This loop:
-
-    - skips the batches of the current epoch that the checkpoint has
-      already trained on. With :class:`ResumableSampler` the sampler starts
-      after them and nothing is loaded; with another sampler they are drawn
-      and discarded, as MMEngine's ``IterBasedTrainLoop`` does;
-    - seeds ``random``, ``numpy`` and ``torch`` before every step from the
-      run's seed, the rank and the step, so that the random draws made in
-      the training process (FAME's background permutation, the colour
-      augmentation, shuffle BN) depend on nothing that ran before.
-
-    With :class:`ResumableSampler` and :class:`RobustRepeatAugDataset`,
-    which seed each sample's augmentation from the seed, the epoch and the
-    index, a run resumed from any checkpoint continues as the uninterrupted
-    run would have, bit for bit on a deterministic device.
-
-    Runs without a fixed seed (``randomness.seed=None``) resume exactly
-    too: the run's seed is restored from the checkpoint, and the sampler,
-    built with the new run's seed before the checkpoint was read, is given
-    the restored one.
+    MMEngine's ``EpochBasedTrainLoop`` resumed from a checkpoint saved
+    mid-epoch restarts the epoch from its first batch, so the resumed run
+    trains longer, and on other data, than an uninterrupted one. This loop
+    skips the batches the checkpoint has trained on (:class:`ResumableSampler`
+    starts after them; other samplers' batches are loaded and discarded, as
+    in ``IterBasedTrainLoop``), and seeds ``random``, ``numpy`` and ``torch``
+    before every step from the run's seed, the rank and the step, so the
+    draws of the training process (FAME's background permutation, colour
+    augmentation, shuffle BN) depend on nothing that ran before. With
+    :class:`ResumableSampler` and :class:`RobustRepeatAugDataset`, a resumed
+    run continues as the uninterrupted one would, bit for bit on a
+    deterministic device. With ``randomness.seed=None`` the seed restored
+    from the checkpoint is given to the sampler, which was built before.
 
     Args: as ``EpochBasedTrainLoop``.
     """
 
     def __init__(self, runner, dataloader, *args, **kwargs) -> None:
         super().__init__(runner, dataloader, *args, **kwargs)
-        # The seed the sampler was built with, before any resume.
-        self._built_seed = runner.seed
+        self._built_seed = runner.seed  # the sampler's, before any resume
 
     def run(self):
         """Launch training, with the sampler seeded as the resumed run."""

@@ -20,12 +20,10 @@ class _SkipNonFiniteMixin:
     A NaN or infinite loss would write NaN into every weight through its
     gradients, and from there into the key encoder and the queue. Instead,
     when the loss of any process is not finite, every process skips the
-    step (the flag is all-reduced, then read on the host, as ``Runner``
-    reads the loss at every iteration anyway) and a warning names the
-    step. A skipped step has no backward pass: the weights and the optimizer
-    state stay as they were, and the normalisation layers get back the
-    running statistics they had before the step's forward pass (copied in
-    ``optim_context``, a few kilobytes).
+    backward pass and the update (the flag is all-reduced, then read on the
+    host, as ``Runner`` reads the loss anyway), the normalisation layers get
+    back the running statistics copied in ``optim_context``, and a warning
+    names the step.
 
     Args:
         max_consecutive_skips (int): Stop with an error after this many
@@ -65,7 +63,9 @@ class _SkipNonFiniteMixin:
         Args:
             loss (Tensor): The loss of this step.
             step_kwargs (dict, optional): As ``OptimWrapper.update_params``.
+                Defaults to None.
             zero_kwargs (dict, optional): As ``OptimWrapper.update_params``.
+                Defaults to None.
 
         Raises:
             RuntimeError: After ``max_consecutive_skips`` skipped steps in a
@@ -105,8 +105,7 @@ class _SkipNonFiniteMixin:
 class SkipNonFiniteOptimWrapper(_SkipNonFiniteMixin, OptimWrapper):
     """``OptimWrapper`` that skips steps whose loss is not finite.
 
-    See :class:`_SkipNonFiniteMixin`; ``--amp`` turns it into
-    :class:`SkipNonFiniteAmpOptimWrapper`.
+    Args: as :class:`_SkipNonFiniteMixin` and ``OptimWrapper``.
     """
 
 
@@ -116,7 +115,9 @@ class SkipNonFiniteAmpOptimWrapper(_SkipNonFiniteMixin, AmpOptimWrapper):
 
     The loss is checked before it is scaled: a non-finite loss leaves the
     loss scale alone, while non-finite gradients of a finite loss are left
-    to the gradient scaler, which skips that step and lowers the scale.
+    to the gradient scaler, which skips the step and lowers the scale.
+
+    Args: as :class:`_SkipNonFiniteMixin` and ``AmpOptimWrapper``.
     """
 
     def step(self, **kwargs) -> None:
@@ -127,9 +128,6 @@ class SkipNonFiniteAmpOptimWrapper(_SkipNonFiniteMixin, AmpOptimWrapper):
         that step: the next steps would start from uninitialised memory.
         With zero buffers (and no dampening) the first step gives the same
         buffers, ``momentum * 0 + grad``, as PyTorch's.
-
-        Args:
-            **kwargs: Keyword arguments of ``optimizer.step``.
         """
         optimizer = self.optimizer
         if not optimizer.state and isinstance(optimizer, torch.optim.SGD):

@@ -21,21 +21,15 @@ class AtomicCheckpointHook(CheckpointHook):
     """MMEngine's ``CheckpointHook`` whose files survive a crash.
 
     A process killed while saving (``SIGKILL``, a lost node, a full disk)
-    must not leave a truncated checkpoint that ``--resume auto`` would then
-    fail on. So:
-
-    - checkpoints are written through :class:`AtomicLocalBackend`: to a
-      temporary file in the same folder, flushed to the disk, then renamed
-      over the target;
-    - the ``last_checkpoint`` pointer that resuming reads is replaced the
-      same way right after MMEngine writes it;
-    - the work dir is claimed (:func:`lock_work_dir`) for the whole run: a
-      second run in it is refused, before it deletes or overwrites anything;
-    - before training, temporaries of killed writes are removed, and a
-      pointer that a crash left empty (MMEngine writes it in place before
-      this hook replaces it) is pointed at the newest checkpoint;
-    - resuming from a checkpoint of another model is refused
-      (:class:`CheckpointMismatchError`) before anything is loaded.
+    must not leave a truncated checkpoint that ``--resume auto`` then fails
+    on. So checkpoints are written through :class:`AtomicLocalBackend`, and
+    the ``last_checkpoint`` pointer, which MMEngine writes in place, is
+    replaced atomically right after. The work dir is claimed
+    (:func:`lock_work_dir`) for the whole run, so a second run in it is
+    refused before it deletes or overwrites anything. Before training,
+    temporaries of killed writes are removed and an empty pointer (a crash
+    during MMEngine's write) is pointed at the newest checkpoint. Resuming
+    from another model's checkpoint is refused before anything is loaded.
 
     Keep ``max_keep_ckpts`` at 2 or more: MMEngine deletes the oldest
     checkpoint before writing the new one.
@@ -45,7 +39,7 @@ class AtomicCheckpointHook(CheckpointHook):
             (the work dir).
         backend_args (dict, optional): As in ``CheckpointHook``. Defaults to
             ``dict(backend='local_atomic')`` for local folders.
-        file_client_args (dict, optional): Deprecated in MMEngine, as in
+        file_client_args (dict, optional): Deprecated, as in
             ``CheckpointHook``. Defaults to None.
         **kwargs: The other arguments of ``CheckpointHook``.
     """
@@ -65,18 +59,15 @@ class AtomicCheckpointHook(CheckpointHook):
             **kwargs)
 
     def before_run(self, runner) -> None:
-        """Claim the work dir, then repair a ``last_checkpoint`` that a
-        crash left empty."""
+        """Claim the work dir and repair an empty ``last_checkpoint``."""
         if is_main_process():
             lock_work_dir(runner.work_dir)
             remove_stale_temporaries(runner.work_dir)
             self._repair_pointer(runner)
-        # Every rank reads the pointer when it resumes.
-        barrier()
+        barrier()  # every rank reads the pointer when it resumes
 
     def before_train(self, runner) -> None:
-        """Resolve the output folder, claim it as the work dir (when it is
-        another folder) and remove killed writes' leftovers."""
+        """Claim the output folder too and clean it of killed writes."""
         super().before_train(runner)
         if is_main_process() and '://' not in str(self.out_dir):
             lock_work_dir(self.out_dir)
@@ -86,7 +77,6 @@ class AtomicCheckpointHook(CheckpointHook):
                     'killed')
 
     def after_run(self, runner) -> None:
-        """Release the work dir and the output folder."""
         if is_main_process():
             unlock_work_dir(runner.work_dir)
             if self.out_dir is not None:

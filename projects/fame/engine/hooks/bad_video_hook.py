@@ -8,7 +8,7 @@ from mmengine.hooks import Hook
 
 from ...datasets import SKIPPED_VIDEOS
 
-# Message hub key of the epoch's [videos read, bad videos]; it is saved in
+# Message hub key of the epoch's [videos read, bad videos]; saved in
 # checkpoints, so a run resumed mid-epoch keeps counting.
 COUNTS_KEY = 'bad_video_counts'
 
@@ -17,23 +17,18 @@ COUNTS_KEY = 'bad_video_counts'
 class BadVideoHook(Hook):
     """Count, log and limit the videos the training dataset had to skip.
 
-    :class:`RobustRepeatAugDataset` replaces a bad video by another one and
-    lists the skipped files in the data sample of the replacement. Those
-    lists are the way the counts leave the dataloader worker processes: this
-    hook sums them over every batch and every process, logs the epoch's
-    count when the epoch ends, and stops the run with an error when bad
-    videos make more than ``train_dataloader.dataset.max_bad_fraction`` of
-    the videos read in the epoch. The fraction is checked at the end of each
-    epoch, and within an epoch once ``min_videos`` videos have been read.
-
-    It does nothing for datasets without ``max_bad_fraction``.
+    :class:`RobustRepeatAugDataset` lists the videos it skipped in the data
+    sample of their replacement, the way the counts leave the dataloader
+    workers. This hook sums them over batches and processes, logs the
+    epoch's count, and stops the run when bad videos exceed
+    ``train_dataloader.dataset.max_bad_fraction`` of the videos read in the
+    epoch: at its end, and within it once ``min_videos`` were read. It does
+    nothing for datasets without ``max_bad_fraction``.
 
     Args:
         min_videos (int): Videos to read in an epoch before the fraction is
             checked within it. Defaults to 1000.
     """
-
-    priority = 'NORMAL'
 
     def __init__(self, min_videos: int = 1000) -> None:
         self.min_videos = min_videos

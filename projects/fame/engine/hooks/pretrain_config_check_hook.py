@@ -6,21 +6,18 @@ from mmengine.hooks import Hook
 
 from ...ops import blur_kernel_size
 
-# The smallest crop whose FAME blur kernel, int(0.1 * S) // 2 * 2 + 1, is
-# larger than one pixel.
+# The smallest crop whose FAME blur kernel is larger than one pixel.
 MIN_CROP_SIZE = next(s for s in range(1, 64) if blur_kernel_size(s) > 1)
 
 
 @HOOKS.register_module()
 class PretrainConfigCheckHook(Hook):
-    """Refuse training clips too small for FAME, at the first step, naming
-    the config key.
+    """Refuse, at the first step and naming the config key, training clips
+    too small for FAME.
 
-    The clips must be at least ``MIN_CROP_SIZE`` (20) pixels on their short
-    side: below, FAME's blur kernel ``int(0.1 * S) // 2 * 2 + 1`` is a
-    single pixel, so neither the FAME maps nor the blur augmentation are
-    blurred. (Any queue length works: ``MoCoHead`` enqueues modulo its
-    length, and refuses more keys per step than the queue holds.)
+    Below ``MIN_CROP_SIZE`` (20) pixels on the short side, FAME's blur
+    kernel ``int(0.1 * S) // 2 * 2 + 1`` is a single pixel, so neither the
+    FAME maps nor the blur augmentation are blurred.
     """
 
     priority = 'VERY_HIGH'
