@@ -2,8 +2,8 @@
 from .feature_classifiers import (LinearProbe, cross_validate_linear_probe,
                                   fit_linear_probe, knn_predict)
 from .knn_val_loop import KNNValLoop, predict_features
-from .retrieval_dataset import VideoRetrievalDataset
-from .retrieval_metric import VideoRetrievalMetric, retrieval_recall
+from .retrieval import (VideoRetrievalDataset, VideoRetrievalMetric,
+                        retrieval_recall)
 
 __all__ = [
     'KNNValLoop', 'LinearProbe', 'VideoRetrievalDataset',

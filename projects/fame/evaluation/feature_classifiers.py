@@ -1,9 +1,6 @@
 # Copyright (c) OpenMMLab. All rights reserved.
-"""Classifiers on frozen features: a kNN vote and a linear probe.
-
-Both read features that a frozen backbone in eval mode produced once, so a
-representation is judged without any training of the backbone.
-"""
+"""Classifiers on features that a frozen backbone produced once: a kNN vote
+and a linear probe."""
 from typing import Sequence
 
 import torch
@@ -32,7 +29,7 @@ def knn_predict(bank_feats: Tensor,
         temperature (float): Sharpness of the vote. Defaults to 0.07.
 
     Returns:
-        Tensor: Vote totals, shape (N, num_classes); argmax is the class.
+        Tensor: Vote totals, shape (N, num_classes).
     """
     if k < 1:
         raise ValueError(f'k must be at least 1, got {k}')
@@ -47,10 +44,8 @@ def knn_predict(bank_feats: Tensor,
 
 
 class LinearProbe(nn.Module):
-    """A linear classifier on standardised features.
-
-    The standardisation (mean and std of the training features) is part of
-    the model, so training and test features are normalised identically.
+    """A linear classifier on features standardised with the training
+    features' statistics, which it keeps.
 
     Args:
         mean (Tensor): Per-dimension mean of the training features, (D, ).
@@ -65,7 +60,6 @@ class LinearProbe(nn.Module):
         self.fc = nn.Linear(mean.numel(), num_classes)
 
     def forward(self, feats: Tensor) -> Tensor:
-        """Return class logits of features of shape (N, D)."""
         return self.fc((feats - self.mean) / self.std)
 
 
@@ -113,7 +107,8 @@ def fit_linear_probe(train_feats: Tensor,
         val_feats (Tensor): Validation features, shape (M, D).
         val_labels (Tensor): Validation labels, shape (M, ).
         num_classes (int): Number of classes.
-        weight_decays (Sequence[float]): Candidate L2 strengths.
+        weight_decays (Sequence[float]): Candidate L2 strengths. Defaults to
+            ``(1e-4, 1e-3, 1e-2, 1e-1, 1.0)``.
         max_iter (int): L-BFGS iterations per fit. Defaults to 500.
 
     Returns:
@@ -137,10 +132,9 @@ def cross_validate_linear_probe(feats: Tensor,
                                 labels: Tensor,
                                 num_classes: int,
                                 folds: int = 4) -> float:
-    """Top-1 accuracy (%) of linear probes fitted within one labelled set.
+    """Top-1 accuracy (%) of linear probes fitted within one labelled set,
+    so that no probe is fitted on another set's biases.
 
-    Measures what the features hold about the labels of a set that carries
-    no bias of its own, without a probe fitted on another set's biases.
     The videos of each class are dealt to the folds in turn; every fold is
     tested once by a probe trained on the other folds but one, which
     chooses the weight decay (:func:`fit_linear_probe`).

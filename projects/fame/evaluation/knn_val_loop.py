@@ -36,23 +36,20 @@ def predict_features(model: torch.nn.Module,
 class KNNValLoop(ValLoop):
     """Validation by a kNN vote on frozen backbone features.
 
-    Watches self-supervised pretraining without fine-tuning: at every
-    validation, the model (in eval mode, ``predict`` mode, which puts pooled
-    features in ``backbone_feat``) reads a labelled bank set and the labelled
-    validation set; each validation video gets the class scores of a
-    cosine-similarity kNN vote over the bank (:func:`knn_predict`) as its
-    ``pred_score``, and the evaluator scores them, e.g. MMAction2's
-    ``AccMetric``. Bank features of all processes are gathered; a padded
-    distributed sampler may repeat a few bank videos.
+    Watches self-supervised pretraining without fine-tuning: each validation
+    video gets, as ``pred_score``, the class scores of a kNN vote
+    (:func:`knn_predict`) over the features of a labelled bank set, gathered
+    from all processes (a padded sampler may repeat a few bank videos), and
+    the evaluator scores them, e.g. MMAction2's ``AccMetric``.
 
     Args:
         runner (Runner): The runner.
-        dataloader (DataLoader or dict): Labelled videos to classify.
-        evaluator (Evaluator or dict or list): Scores the predictions.
-        bank_dataloader (DataLoader or dict): Labelled videos that vote.
+        dataloader (DataLoader | dict): Labelled videos to classify.
+        evaluator (Evaluator | dict | list): Scores the predictions.
+        bank_dataloader (DataLoader | dict): Labelled videos that vote.
         k (int): Neighbours per query. Defaults to 20.
-        num_classes (int, optional): Number of classes; by default one more
-            than the largest bank label.
+        num_classes (int, optional): Number of classes. Defaults to None:
+            one more than the largest bank label.
         temperature (float): Sharpness of the vote. Defaults to 0.07.
         fp16 (bool): Whether to run in fp16. Defaults to False.
     """

@@ -1,21 +1,30 @@
 # Copyright (c) OpenMMLab. All rights reserved.
-"""Weights-only loading of the checkpoints MMEngine writes.
+"""Weights-only loading of checkpoints, and checking them against a model.
 
-Since torch 2.6, ``torch.load`` defaults to ``weights_only=True``. MMEngine
-0.10.x does not pass ``weights_only``, and its checkpoints also hold the
-message hub (``HistoryBuffer`` objects backed by numpy arrays) and numpy
-scalars, so ``Runner`` resume and ``load_checkpoint`` fail with
-``UnpicklingError``. Turning ``weights_only`` off would let any checkpoint
-run code, so the few types MMEngine checkpoints contain (found by loading a
-``Runner`` checkpoint until it succeeded) are allow-listed instead.
+MMEngine 0.10.x calls ``torch.load`` without ``weights_only``. Local files
+then load weights-only only while torch's default says so (since 2.6;
+``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` turns it off), and fail on the message
+hub (``HistoryBuffer``, numpy arrays and scalars) that MMEngine checkpoints
+hold; URLs go through ``torch.hub.load_state_dict_from_url``, whose
+``weights_only=False`` default lets a downloaded checkpoint run code. So the
+few types of MMEngine checkpoints (found by loading a ``Runner`` checkpoint
+until it succeeded) are allow-listed, and :func:`load_checkpoint_safely`
+loads with ``weights_only=True``. :func:`register_safe_checkpoint_loaders`
+makes MMEngine's ``CheckpointLoader`` use it; as it acts process-wide,
+importing ``projects.fame`` does not call it, the tools do.
 """
 import os
+import os.path as osp
 import pickle
-from typing import Any, Callable, Dict, List, Mapping, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Union
+from urllib.parse import urlparse
 
+import mmengine.runner.checkpoint as mmengine_checkpoint
 import numpy as np
 import torch
+from mmengine.dist import barrier, get_dist_info
 from mmengine.logging import HistoryBuffer
+from mmengine.runner import CheckpointLoader
 from mmengine.utils import digit_version
 
 try:  # numpy >= 2.0
@@ -25,8 +34,7 @@ except ImportError:  # pragma: no cover - numpy < 2.0
 
 MapLocation = Union[str, torch.device, Callable, Dict[str, str], None]
 # ``add_safe_globals`` (torch 2.4) takes the ``(obj, 'full.path')`` pairs of
-# the aliases below since torch 2.6, which made ``weights_only=True`` the
-# default.
+# the aliases below since torch 2.6.
 _TORCH_SUPPORTS_ALLOW_LIST = (
     hasattr(torch.serialization, 'add_safe_globals')
     and digit_version(torch.__version__) >= digit_version('2.6.0'))
@@ -150,6 +158,82 @@ def _refusal_reason(message: str) -> str:
     return reasons[0] if reasons else 'a type outside the allow-list'
 
 
+def load_from_local_safely(filename: str, map_location: Any = None) -> Any:
+    """Load a local checkpoint weights-only (MMEngine's ``''`` scheme).
+
+    Args:
+        filename (str): The checkpoint path.
+        map_location (Any): As in :func:`torch.load`. Defaults to None.
+
+    Returns:
+        Any: The checkpoint.
+    """
+    filename = osp.expanduser(filename)
+    if not osp.isfile(filename):
+        raise FileNotFoundError(f'{filename} can not be found.')
+    return load_checkpoint_safely(filename, map_location=map_location)
+
+
+def _download(url: str, model_dir: Optional[str], progress: bool) -> str:
+    """Download ``url`` into the torch hub cache unless it is there."""
+    if model_dir is None:
+        model_dir = osp.join(torch.hub.get_dir(), 'checkpoints')
+    os.makedirs(model_dir, exist_ok=True)
+    cached = osp.join(model_dir, osp.basename(urlparse(url).path))
+    if not osp.exists(cached):
+        torch.hub.download_url_to_file(url, cached, progress=progress)
+    return cached
+
+
+def load_from_http_safely(filename: str,
+                          map_location: Any = None,
+                          model_dir: Optional[str] = None,
+                          progress: Optional[bool] = None) -> Any:
+    """Download a checkpoint and load it weights-only; as MMEngine's
+    ``load_from_http``, rank 0 downloads before the other ranks.
+
+    Args:
+        filename (str): The URL.
+        map_location (Any): As in :func:`torch.load`. Defaults to None.
+        model_dir (str, optional): Download folder. Defaults to None:
+            ``<torch hub dir>/checkpoints``.
+        progress (bool, optional): Show a progress bar. Defaults to None:
+            when stdin is a terminal.
+
+    Returns:
+        Any: The checkpoint.
+    """
+    if progress is None:
+        progress = os.isatty(0)
+    rank, world_size = get_dist_info()
+    if rank == 0:
+        path = _download(filename, model_dir, progress)
+    if world_size > 1:
+        barrier()
+        if rank > 0:
+            path = _download(filename, model_dir, progress)
+    return load_checkpoint_safely(path, map_location=map_location)
+
+
+def register_safe_checkpoint_loaders() -> None:
+    """Make MMEngine load every checkpoint weights-only, in this process.
+
+    Replaces the ``CheckpointLoader`` schemes for local paths and
+    ``http(s)://``, and ``load_from_http``. Call it before building the
+    ``Runner``.
+    """
+    register_checkpoint_safe_globals()
+    CheckpointLoader.register_scheme(
+        prefixes='', loader=load_from_local_safely, force=True)
+    CheckpointLoader.register_scheme(
+        prefixes=('http://', 'https://'),
+        loader=load_from_http_safely,
+        force=True)
+    # ``torchvision://``, ``open-mmlab://`` and ``mmcls://`` call the module
+    # function directly, not through the registry.
+    mmengine_checkpoint.load_from_http = load_from_http_safely
+
+
 def check_state_dict(saved: Mapping[str, Any],
                      model_state: Mapping[str, Any],
                      source: str = 'it',
@@ -158,10 +242,10 @@ def check_state_dict(saved: Mapping[str, Any],
                      strict: bool = False) -> None:
     """Refuse a checkpoint's weights that do not fill a model.
 
-    The one check of a checkpoint against a model, for resuming (every
-    tensor), testing (half of the backbone and of the head) and exporting a
-    backbone (exactly the config's). A DDP ``module.`` prefix is stripped;
-    BatchNorm's ``num_batches_tracked`` counters are not counted.
+    Used for resuming (every tensor), testing (half of the backbone and of
+    the head) and exporting a backbone (exactly the config's). A DDP
+    ``module.`` prefix is stripped; BatchNorm's ``num_batches_tracked``
+    counters are not counted.
 
     Args:
         saved (Mapping): The checkpoint's state dict.
@@ -202,11 +286,11 @@ def check_state_dict(saved: Mapping[str, Any],
     matched = len(expected) - len(missing) - len(shapes)
     if matched >= min_fraction * len(expected) and not unexpected:
         return
+    problems = (('are not in it', missing), ('have another shape', shapes),
+                ('are not in the model', unexpected))
     reasons = [
-        f'{len(items)} {what} (e.g. {items[0]})'
-        for what, items in (('are not in it', missing), ('have another shape',
-                                                         shapes),
-                            ('are not in the model', unexpected)) if items
+        f'{len(items)} {what} (e.g. {items[0]})' for what, items in problems
+        if items
     ]
     part = f'{prefix.rstrip(".")} ' if prefix else ''
     raise CheckpointMismatchError(

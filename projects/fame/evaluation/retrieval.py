@@ -1,10 +1,11 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 """Video-to-video retrieval: test videos query the training videos."""
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Union
 
 import torch
 import torch.nn.functional as F
-from mmaction.registry import METRICS
+from mmaction.registry import DATASETS, METRICS
+from mmengine.dataset import BaseDataset, ConcatDataset
 from mmengine.evaluator import BaseMetric
 from torch import Tensor
 
@@ -41,30 +42,47 @@ def retrieval_recall(
                          f'[1, {len(gallery_feats)}] (the gallery size)')
     gallery = F.normalize(gallery_feats - gallery_feats.mean(0), dim=1)
     query = F.normalize(query_feats - query_feats.mean(0), dim=1)
-    sims = query @ gallery.T  # QxG
-    ranked = sims.topk(max(topk), dim=1).indices  # QxK
+    ranked = (query @ gallery.T).topk(max(topk), dim=1).indices  # QxK
     hits = gallery_labels[ranked] == query_labels[:, None]  # QxK
     return {k: hits[:, :k].any(1).double().mean().item() for k in topk}
 
 
-def _single_label(data_sample: dict) -> int:
-    """The class of a data sample, which must have exactly one."""
-    labels = data_sample['gt_labels']['item']
-    if labels.numel() != 1:
-        raise ValueError('VideoRetrievalMetric needs one label per video, '
-                         f'got {labels.numel()}')
-    return int(labels.item())
+@DATASETS.register_module()
+class VideoRetrievalDataset(ConcatDataset):
+    """The gallery and the query videos of a retrieval test, as one dataset.
+
+    One test pass extracts the features of both sets; each packed data
+    sample's metainfo tells them apart by ``is_query``.
+
+    Args:
+        gallery (dict | BaseDataset): The videos searched, e.g. a
+            ``VideoDataset`` of the training split.
+        query (dict | BaseDataset): The videos searched for, e.g. a
+            ``VideoDataset`` of the test split, with the same pipeline.
+        lazy_init (bool): Whether to defer loading the annotations.
+            Defaults to False.
+    """
+
+    def __init__(self,
+                 gallery: Union[dict, BaseDataset],
+                 query: Union[dict, BaseDataset],
+                 lazy_init: bool = False) -> None:
+        super().__init__([gallery, query], lazy_init=lazy_init)
+
+    def __getitem__(self, idx: int) -> dict:
+        data = super().__getitem__(idx)
+        dataset_idx, _ = self._get_ori_dataset_idx(idx)
+        data['data_samples'].set_metainfo(dict(is_query=dataset_idx == 1))
+        return data
 
 
 @METRICS.register_module()
 class VideoRetrievalMetric(BaseMetric):
-    """Recall@k of video-to-video retrieval (``docs/algorithm.md``).
+    """Recall@k (:func:`retrieval_recall`) of the query videos of a
+    :class:`VideoRetrievalDataset` among its gallery videos.
 
-    Features of the test split query those of the training split (the
-    gallery); see :func:`retrieval_recall`. Each data sample must carry a
-    feature (``backbone_feat``, the pooled backbone features averaged over
-    the clips of the video, as :class:`MoCoRecognizer` predicts them) and
-    ``is_query``, as :class:`VideoRetrievalDataset` tags it.
+    Each data sample must carry a feature, e.g. the ``backbone_feat`` that
+    :class:`MoCoRecognizer` predicts, and one label.
 
     Args:
         topk (Sequence[int]): The ``k`` values. Defaults to
@@ -72,8 +90,8 @@ class VideoRetrievalMetric(BaseMetric):
         feat_key (str): The data sample field holding the feature.
             Defaults to ``'backbone_feat'``.
         collect_device (str): ``'cpu'`` or ``'gpu'``. Defaults to ``'cpu'``.
-        prefix (str, optional): Metric name prefix. Defaults to
-            ``'retrieval'``.
+        prefix (str, optional): Metric name prefix. Defaults to None
+            (``'retrieval'``).
     """
     default_prefix = 'retrieval'
 
@@ -87,7 +105,6 @@ class VideoRetrievalMetric(BaseMetric):
         self.feat_key = feat_key
 
     def process(self, data_batch: dict, data_samples: Sequence[dict]) -> None:
-        """Keep the feature, class and role of every video."""
         for sample in data_samples:
             if self.feat_key not in sample or 'is_query' not in sample:
                 raise KeyError(
@@ -95,10 +112,15 @@ class VideoRetrievalMetric(BaseMetric):
                     '"is_query" on every data sample: predict with a model '
                     'that sets the feature (e.g. MoCoRecognizer) on a '
                     'VideoRetrievalDataset')
+            feat = sample[self.feat_key].detach().cpu().float()
+            labels = sample['gt_labels']['item']
+            if labels.numel() != 1:
+                raise ValueError('VideoRetrievalMetric needs one label per '
+                                 f'video, got {labels.numel()}')
             self.results.append(
                 dict(
-                    feat=sample[self.feat_key].detach().cpu().float(),
-                    label=_single_label(sample),
+                    feat=feat,
+                    label=int(labels.item()),
                     is_query=bool(sample['is_query'])))
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
