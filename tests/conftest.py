@@ -1,15 +1,13 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 """Fixtures shared by test modules of several folders."""
 import logging
-import sys
 from pathlib import Path
 from typing import Iterator, List
 
 import pytest
 from mmengine.logging import MMLogger
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'tools' / 'data'))
-from make_motion_dataset import generate  # noqa: E402
+from tools.data.motion_dataset import generate
 
 
 class WarningRecords(logging.Handler):

@@ -7,15 +7,12 @@ Usage::
         [--data-root DIR] [--workers N] [--threads N] [--repeats N]
         [--beta BETA|auto] [--compensate-camera]
 
-It prints a table and writes ``WORK_DIR/benchmark.json`` (default
+Prints a table and writes ``WORK_DIR/benchmark.json`` (default
 ``work_dirs/benchmark``): FAME's share of a pretraining step, the FAME op
 against its cost floor, the two-view against the one-view data pipeline,
 the pretraining against the supervised step (floor 8/3), their peak memory
-and the step's scaling with the batch. Each figure is a ratio of cases timed
-side by side in interleaved rounds; ``docs/benchmark.md`` says how each is
-measured. The FAME op's correctness is tested in
-``tests/test_ops/test_fame.py``, the step's freedom from loops over clips
-and from unexpected host syncs in ``tests/test_models/test_step_audit.py``.
+and the step's scaling with the batch, each a ratio of cases timed in
+interleaved rounds (``docs/benchmark.md``).
 """
 import argparse
 import copy
@@ -31,13 +28,11 @@ import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
-# The repository root first on ``sys.path``: ``projects.fame`` and
-# ``tools.data`` import whatever the working directory is.
-REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-if sys.path[:1] != [REPO_ROOT]:
-    sys.path.insert(0, REPO_ROOT)
+REPO_ROOT = str(Path(__file__).resolve().parents[1])
+sys.path.insert(0, REPO_ROOT)
 
 import kornia  # noqa: E402
 import mmaction  # noqa: E402
@@ -53,7 +48,8 @@ from mmengine.runner import Runner  # noqa: E402
 from torch import Tensor, nn  # noqa: E402
 
 import projects.fame  # noqa: E402,F401
-from tools.mask_quality import parse_beta  # noqa: E402
+from tools import common  # noqa: E402
+from tools.data import motion_dataset  # noqa: E402
 
 FORMAT = 'fame-benchmark/2'
 CONFIGS = osp.join(REPO_ROOT, 'configs', '_base_')
@@ -69,12 +65,8 @@ TARGETS = dict(
 
 @dataclass(frozen=True)
 class Settings:
-    """Shapes and repeats of one benchmark run (see ``docs/benchmark.md``).
-
-    ``dataset`` is the size of the generated motion dataset (``tools/data/
-    make_motion_dataset.py``); ``batch_size`` is in videos, two clips each
-    in pretraining.
-    """
+    """Shapes and repeats of a run; ``batch_size`` in videos (two clips
+    each in pretraining), ``dataset`` the generated dataset's size."""
     clip_len: int = 16  # frames per clip
     frame_interval: int = 2
     crop_size: int = 112
@@ -111,10 +103,8 @@ def synchronize(device: torch.device) -> None:
 
 def interleaved(cases: Dict[str, Callable[[], object]], warmup: int,
                 repeats: int, device: torch.device) -> Dict[str, List[float]]:
-    """Seconds of each case (a zero-argument callable) in each timed round.
-
-    Every round calls every case once; ``warmup`` untimed rounds come first.
-    """
+    """Seconds of each case (a zero-argument callable) in each timed round,
+    each round calling every case once, after ``warmup`` untimed rounds."""
     times: Dict[str, List[float]] = {name: [] for name in cases}
     for round_index in range(warmup + repeats):
         for name, fn in cases.items():
@@ -169,30 +159,12 @@ def machine_info(device: torch.device) -> dict:
         load_average_start=load_average())
 
 
-def prepare_dataset(data_root: Optional[str], size: str, tmp_dir: str) -> str:
-    """Folder of a motion dataset: ``data_root`` or a new one in tmp_dir."""
-    if data_root is not None:
-        if not osp.isfile(osp.join(data_root, 'pretrain.txt')):
-            raise FileNotFoundError(
-                f'--data-root {data_root!r} holds no pretrain.txt; make one '
-                'with tools/data/make_motion_dataset.py')
-        return data_root
-    from tools.data.make_motion_dataset import generate
-    root = osp.join(tmp_dir, f'motion_{size}')
-    print(f'Generating the {size!r} motion dataset in {root} ...', flush=True)
-    generate(root, size=size, seed=0, progress=False)
-    return root
-
-
 def dataloader_config(settings: Settings, root: str, two_views: bool,
                       workers: int, pin_memory: bool) -> dict:
-    """The shipped two-view dataloader, or a one-view supervised twin.
-
-    Both read the first ``settings.data_videos`` videos of ``root`` in
-    order with the shipped pipeline (at the benchmark's shapes), batch size
-    and prefetching, and the given workers. The twin is MMAction2's
-    ``VideoDataset`` with MMEngine's default ``pseudo_collate``.
-    """
+    """The shipped two-view dataloader, or its one-view twin (MMAction2's
+    ``VideoDataset``, ``pseudo_collate``), reading the first
+    ``settings.data_videos`` videos of ``root`` in order at the settings'
+    shapes, with the shipped batch size and prefetching."""
     shipped = Config.fromfile(DATA_CONFIG)
     pipeline = copy.deepcopy(shipped.train_pipeline)
     for transform in pipeline:
@@ -226,10 +198,8 @@ def dataloader_config(settings: Settings, root: str, two_views: bool,
 
 
 def clips_per_second(loader_cfg: dict) -> float:
-    """Clips per second a dataloader delivers after its first batch.
-
-    The first batch is left out: it pays for starting the workers.
-    """
+    """Clips per second a dataloader delivers after its first batch (which
+    pays for starting the workers)."""
     batches = iter(Runner.build_dataloader(copy.deepcopy(loader_cfg), seed=0))
     next(batches)
     start = time.perf_counter()
@@ -239,16 +209,15 @@ def clips_per_second(loader_cfg: dict) -> float:
 
 def measure_data(settings: Settings, root: str, workers: int, pin_memory: bool,
                  num_videos: int) -> Tuple[dict, dict, dict]:
-    """Two-view against one-view pipeline: dataloaders, then in process.
-
-    A two-view sample is one video (two clips): its cost against a one-view
-    sample's is ``one_view_clips_per_s / (two_view_clips_per_s / 2)``. In
-    process, without workers, both datasets read video 0, then video 1, ...
+    """Two-view against one-view pipeline: dataloaders, then in process
+    (both datasets read video 0, then video 1, ...). A two-view sample is
+    one video, two clips: its cost is ``one_view_clips_per_s /
+    (two_view_clips_per_s / 2)``.
 
     Returns:
         tuple[dict, dict, dict]: The ``data_pipeline`` result, the clips per
-        second of each pass, and the first ``num_videos`` videos of each
-        dataset collated as its dataloader collates them.
+        second of each pass, and each dataset's first ``num_videos`` videos
+        collated as its dataloader collates them.
     """
     configs = {
         name:
@@ -309,12 +278,8 @@ def build_models(
         device: torch.device,
         beta: Union[float, str],
         compensate_camera: bool = False) -> Tuple[nn.Module, nn.Module]:
-    """The shipped MoCo + FAME model (FAME's ``beta`` and
-    ``compensate_camera`` given) and its supervised twin, in training.
-
-    The twin is a ``Recognizer3D`` with the same backbone, an ``I3DHead`` of
-    400 classes and the pretraining preprocessor's normalisation.
-    """
+    """The shipped MoCo + FAME model and its supervised twin (the same
+    backbone and normalisation, a 400-class ``I3DHead``), in training."""
     moco_cfg = Config.fromfile(MODEL_CONFIG).model.to_dict()
     moco_cfg['backbone']['base_channels'] = settings.base_channels
     width = settings.base_channels * 8  # pooled width of R(2+1)D-18
@@ -331,9 +296,6 @@ def build_models(
                 type='I3DHead',
                 num_classes=400,
                 in_channels=width,
-                spatial_type='avg',
-                dropout_ratio=0.5,
-                init_std=0.01,
                 average_clips='prob'),
             data_preprocessor=dict(
                 type='ActionDataPreprocessor',
@@ -344,13 +306,9 @@ def build_models(
 
 
 def cpu_step_peak(fn: Callable[[], object]) -> int:
-    """Peak bytes held by torch's CPU allocator during ``fn`` above its start.
-
-    ``torch.profiler`` with ``profile_memory=True`` records every allocation
-    and free of the CPU allocator (frees of blocks allocated before the
-    profile count as zero); their running sum in time order is the memory
-    the call holds above its starting state, and its maximum the peak.
-    """
+    """Peak bytes held by torch's CPU allocator during ``fn`` above its
+    start: the maximum of the running sum of the allocations and frees the
+    profiler records (frees of older blocks count as zero)."""
     with torch.profiler.profile(
             activities=[torch.profiler.ProfilerActivity.CPU],
             profile_memory=True) as prof:
@@ -368,11 +326,8 @@ def cpu_step_peak(fn: Callable[[], object]) -> int:
 
 def measure_memory(step: Callable[[], object], model: nn.Module,
                    optim_wrapper: object, device: torch.device) -> dict:
-    """Resident state and peak above it of one training step.
-
-    On the CPU the resident state is the bytes of the model's parameters
-    and buffers and of the optimizer state.
-    """
+    """Resident state (on the CPU: parameters, buffers and optimizer
+    state) and the peak above it of one training step."""
     if device.type == 'cuda':
         synchronize(device)
         resident = torch.cuda.memory_allocated(device)
@@ -475,17 +430,6 @@ def format_table(results: dict) -> str:
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
-    """Parse the command line (``sys.argv[1:]`` by default)."""
-
-    def at_least(minimum: int) -> Callable[[str], int]:
-
-        def parse(text: str) -> int:
-            if int(text) < minimum:
-                raise argparse.ArgumentTypeError(f'must be >= {minimum}')
-            return int(text)
-
-        return parse
-
     parser = argparse.ArgumentParser(
         description='Measure the cost of MoCo + FAME pretraining steps')
     add = parser.add_argument
@@ -496,15 +440,15 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         help='a dataset of tools/data/make_motion_dataset.py (default: '
         'generate one in a temporary folder)')
     add('--workers',
-        type=at_least(0),
+        type=common.at_least(0),
         help='dataloader workers (default: the shipped config\'s, at most '
         'the number of CPUs)')
     add('--threads',
-        type=at_least(1),
+        type=common.at_least(1),
         help='torch intra-op threads (default: torch\'s); on a machine '
         'shared with other jobs fewer may be faster')
     add('--beta',
-        type=parse_beta,
+        type=common.parse_beta,
         default=0.5,
         help="FAME's foreground fraction, or 'auto' (default 0.5)")
     add('--compensate-camera',
@@ -512,7 +456,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         help='FAME compensates the camera\'s motion (FAMEBlending\'s '
         'compensate_camera)')
     add('--repeats',
-        type=at_least(1),
+        type=common.at_least(1),
         help='timed rounds of the training steps (default 3, quick 1)')
     return parser.parse_args(argv)
 
@@ -540,7 +484,15 @@ def run(args: argparse.Namespace, tmp_dir: str) -> dict:
     batch = settings.batch_size
     batches = sorted(set(settings.scaling_batches) | {batch})
 
-    root = prepare_dataset(args.data_root, settings.dataset, tmp_dir)
+    if args.data_root:
+        root = args.data_root
+        motion_dataset.check_dataset(Path(root))
+    else:
+        root = str(
+            motion_dataset.ensure_dataset(
+                osp.join(tmp_dir, f'motion_{settings.dataset}'),
+                settings.dataset,
+                progress=False))
     data, data_times, first = measure_data(settings, root, workers,
                                            device.type == 'cuda', max(batches))
     two_view, one_view = first['two_view'], first['one_view']
@@ -641,7 +593,7 @@ def run(args: argparse.Namespace, tmp_dir: str) -> dict:
         data_root=args.data_root or 'generated in a temporary folder')
     return dict(
         format=FORMAT,
-        command=' '.join(['python', 'tools/benchmark.py'] + args.argv),
+        command=common.command_line('benchmark', args.argv),
         created=datetime.datetime.now().astimezone().isoformat(
             timespec='seconds'),
         quick=args.quick,

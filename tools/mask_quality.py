@@ -8,77 +8,46 @@ Usage::
         [--crop-size 64] [--seed 0] [--background-videos DIR]
         [--camera-speed 0] [--compensate-camera] [--real VIDEO ...]
 
-On synthetic clips of ``tools/data/make_motion_dataset.py``, rendered in
-memory with sprites of every size in ``--sprite-size`` (diameter as a
-fraction of the frame side; 0.15-0.7 gives sprites sweeping about 3 % to
-60 % of a clip's frame), each setting's masks are scored against the true
-sprite masks (their union over the clip's frames, which a mask shared by
-all frames has to cover), in bins of that area (``--camera-speed V``
-films every clip with a camera panning V pixels a frame, each clip in its
-own direction, so that the whole scene moves):
+On synthetic clips of the motion dataset's generator, rendered in memory
+with sprites of every size in ``--sprite-size`` (diameter as a fraction of
+the side), each setting's masks are scored against the union of the true
+sprite masks over the clip, in bins of its area: ``iou``, ``recall`` (share
+of the sprite inside the mask), ``iou_bound`` (the best IoU of a mask of
+that size, ``min(a, f) / max(a, f)``) and ``fraction`` (the mask's share of
+the frame). ``--camera-speed V`` films every clip with a camera panning V
+pixels a frame, in a direction of its own.
 
-- ``iou``: intersection over union with the sprite;
-- ``recall``: share of the sprite inside the mask;
-- ``iou_bound``: the best IoU any mask of the setting's size reaches,
-  ``min(a, f) / max(a, f)`` for sprite area ``a`` and mask fraction ``f``
-  (1 for a fraction that matches the sprite);
-- ``fraction``: the mask's share of the frame.
+On real videos (``--real``: a 16x2 clip at 112 px, where
+``tools/visualize_fame.py`` takes it), each setting is scored by the share
+of the clip's motion map inside the mask (``motion_inside``), beside the
+mask's ``fraction`` (a random mask's share), with each clip's ``cut_ratio``
+(``FAMEBlending``'s shot-cut guard) and ``camera_shift`` (pixels a frame).
+``--compensate-camera`` compensates the camera's motion in the masks and in
+the real clips' motion map.
 
-On real videos (``--real VIDEO ...``; a 16x2 clip at 112 px, at the position
-``tools/visualize_fame.py`` draws), where no true mask exists, each setting
-is scored by
-the share of the clip's motion map inside the mask (``motion_inside``),
-beside a random mask's expected share, the mask's fraction of the frame;
-each clip's ``cut_ratio`` (:func:`shot_cut_ratio`, the measure of
-``FAMEBlending``'s shot-cut guard) and ``camera_shift`` (the mean camera
-motion :func:`camera_shifts` finds, in pixels a frame) are listed with it.
-With ``--compensate-camera`` every mask is found with the camera's motion
-compensated (``FAMEBlending(compensate_camera=True)``), and the motion map
-the real clips are scored by is compensated too.
-
-Writes ``DIR/mask_quality.json``, ``DIR/mask_quality.md`` and
-``DIR/mask_quality.png`` (IoU per size bin).
+Writes ``DIR/mask_quality.json``, ``.md`` and ``.png`` (IoU per size bin).
 """
 import argparse
-import json
 import sys
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / 'tools' / 'data')]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import matplotlib  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-from make_motion_dataset import (  # noqa: E402
-    CLASSES, FRAME_SIZE, BackgroundPool, _load_sources, check_sprite_size,
-    render_video)
+from matplotlib.figure import Figure  # noqa: E402
 
-from projects.fame.ops import (camera_shifts, check_beta,  # noqa: E402
-                               check_beta_range, foreground_mask, motion_map,
-                               shot_cut_ratio)
-from tools.visualize_fame import clip_rng, load_clip  # noqa: E402
-
-matplotlib.use('Agg')
-import matplotlib.pyplot as plt  # noqa: E402
+from projects.fame import ops  # noqa: E402
+from tools import common  # noqa: E402
+from tools.data import motion_dataset  # noqa: E402
 
 # Bins of the sprite's share of the frame (its union over the clip), in %.
 AREA_BINS = ((0, 5), (5, 10), (10, 20), (20, 30), (30, 100))
 CLIP_LEN, FRAME_INTERVAL = 8, 2  # the tiny pretraining's clips
-# Real clips as tools/visualize_fame.py draws them by default: 16x2 at 112.
-REAL_CLIP_LEN, REAL_CROP_SIZE = 16, 112
-# The largest pan of --camera-speed over a clip, a share of the frame side.
-MAX_PAN = 0.25
-
-
-def parse_beta(text: str) -> Union[float, str]:
-    """A fixed fraction in (0, 1] or ``'auto'``."""
-    try:
-        return check_beta(text if text == 'auto' else float(text))
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(str(err))
+REAL_CLIP_LEN, REAL_CROP_SIZE = 16, 112  # visualize_fame's default clips
+FRAME_SIZE = motion_dataset.FRAME_SIZE
+MAX_PAN = 0.25  # the largest pan over a clip, a share of the frame side
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -88,23 +57,20 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     add = parser.add_argument
     add('--out', required=True, help='folder of the results')
     add('--betas',
-        type=parse_beta,
+        type=common.parse_beta,
         nargs='+',
         default=[0.5, 0.25, 0.1, 'auto'],
         help="settings to score: fixed fractions and/or 'auto'")
+    pair = dict(type=float, nargs=2, metavar=('LOW', 'HIGH'))
     add('--beta-range',
-        type=float,
-        nargs=2,
         default=(0.05, 0.5),
-        metavar=('LOW', 'HIGH'),
-        help="bounds of the fraction of beta 'auto'")
+        help="bounds of the fraction of beta 'auto'",
+        **pair)
     add('--videos', type=int, default=400, help='synthetic clips')
     add('--sprite-size',
-        type=float,
-        nargs=2,
         default=(0.15, 0.7),
-        metavar=('LOW', 'HIGH'),
-        help='range of the sprites\' diameter, a fraction of the side')
+        help='range of the sprites\' diameter, a fraction of the side',
+        **pair)
     add('--crop-size',
         type=int,
         default=64,
@@ -126,8 +92,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     add('--real', nargs='+', default=[], help='real videos to score')
     args = parser.parse_args(argv)
     try:
-        check_beta_range(args.beta_range)
-        check_sprite_size(tuple(args.sprite_size))
+        ops.check_beta_range(args.beta_range)
+        motion_dataset.check_sprite_size(tuple(args.sprite_size))
     except ValueError as err:
         parser.error(str(err))
     if args.videos < 1 or not 16 <= args.crop_size <= FRAME_SIZE:
@@ -148,61 +114,40 @@ def synthetic_clips(
         crop_size: int,
         seed: int,
         background_videos: Optional[str] = None,
-        camera_speed: float = 0.
-) -> Tuple[torch.Tensor, torch.Tensor]:
-    """Clips of sprites of every size, and their true masks.
-
-    Each clip draws its class, motion, background and look (so its size,
-    uniform in ``sprite_size``) from its own generators, as the generator
-    draws a video; half the backgrounds are crops of ``background_videos``
-    when it is given. With ``camera_speed`` (pixels a frame at
-    ``crop_size``), each clip is a window moving over the rendered frames
-    in a direction of its own, as a panning camera films.
-
-    Returns:
-        tuple[Tensor, Tensor]: RGB clips (N, 3, T, S, S) in [0, 1] and the
-        union over each clip's frames of its sprite mask (N, S, S).
-    """
-    sources = list(_load_sources(background_videos).values())
-    # The generator's pool of unseen backgrounds of that seed.
-    backgrounds = BackgroundPool(seed, 'unseen_bg', num_videos, sources)
-    num_frames = CLIP_LEN * FRAME_INTERVAL
+        camera_speed: float = 0.) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Clips (N, 3, T, S, S) in [0, 1] of sprites of every size, each drawn
+    as the generator draws a video over the unseen backgrounds of ``seed``,
+    and their true masks' unions (N, S, S). With ``camera_speed`` (pixels a
+    frame at ``crop_size``) each clip is filmed by a panning camera."""
+    sources = list(motion_dataset.load_sources(background_videos).values())
     clips, truths = [], []
     for index in range(num_videos):
         rng = np.random.default_rng([seed, 1, index])
         look = np.random.default_rng([seed, 2, index])
-        label = int(rng.integers(len(CLASSES)))
-        frames, masks = render_video(rng, look, label, backgrounds[index],
-                                     num_frames, sprite_size)
-        frames, masks = pan(frames[::FRAME_INTERVAL],
-                            masks[::FRAME_INTERVAL],
+        label = int(rng.integers(len(motion_dataset.CLASSES)))
+        frames, masks = motion_dataset.render_video(
+            rng, look, label,
+            motion_dataset.background(seed, 'unseen_bg', index, sources),
+            CLIP_LEN * FRAME_INTERVAL, sprite_size)
+        frames, masks = pan(frames[::FRAME_INTERVAL], masks[::FRAME_INTERVAL],
                             camera_speed * FRAME_SIZE / crop_size,
                             np.random.default_rng([seed, 3, index]))
-        frames = torch.from_numpy(np.ascontiguousarray(frames))
-        frames = frames.permute(3, 0, 1, 2).float() / 255
-        clips.append(
-            F.interpolate(frames, size=(crop_size, crop_size), mode='area'))
-        union = torch.from_numpy(masks.any(0)).float()
-        truths.append(
-            F.interpolate(union[None, None], size=(crop_size, crop_size),
-                          mode='area')[0, 0] >= 0.5)
+        clip, truth = common.resize_clip(frames, masks, crop_size)
+        clips.append(clip)
+        truths.append(truth)
     return torch.stack(clips), torch.stack(truths)
 
 
 def pan(frames: np.ndarray, masks: np.ndarray, speed: float,
         rng: np.random.Generator) -> Tuple[np.ndarray, np.ndarray]:
-    """Film (T, H, W, ...) frames and masks with a panning camera.
-
-    A square window, as large as the pan allows, moves ``speed`` pixels a
-    frame in a direction drawn from ``rng`` (to whole pixels); frames and
-    masks are cut to it. ``speed`` 0 returns them unchanged.
-    """
+    """Film (T, H, W, ...) frames and masks through a square window, as
+    large as the pan allows, moving ``speed`` pixels a frame (rounded) in a
+    direction drawn from ``rng``; ``speed`` 0 returns them unchanged."""
     if speed == 0:
         return frames, masks
     length, size = frames.shape[:2]
     angle = rng.uniform(0, 2 * np.pi)
-    travel = speed * (length - 1)
-    side = size - int(np.ceil(travel))
+    side = size - int(np.ceil(speed * (length - 1)))
     steps = np.arange(length) * speed
     xs = np.round(steps * np.cos(angle)).astype(int)
     ys = np.round(steps * np.sin(angle)).astype(int)
@@ -210,29 +155,6 @@ def pan(frames: np.ndarray, masks: np.ndarray, speed: float,
     crop = [(slice(y, y + side), slice(x, x + side)) for x, y in zip(xs, ys)]
     return (np.stack([f[c] for f, c in zip(frames, crop)]),
             np.stack([m[c] for m, c in zip(masks, crop)]))
-
-
-def score_masks(masks: torch.Tensor,
-                truths: torch.Tensor) -> Dict[str, torch.Tensor]:
-    """Per-clip scores of (N, H, W) boolean masks against true masks.
-
-    Returns:
-        dict[str, Tensor]: ``iou``, ``recall``, ``iou_bound`` and
-        ``fraction`` (see the module docstring) and ``area`` (the true
-        mask's share of the frame), each of shape (N, ).
-    """
-    num_pixels = truths[0].numel()
-    inter = (masks & truths).flatten(1).sum(1).double()
-    union = (masks | truths).flatten(1).sum(1).double()
-    truth_area = truths.flatten(1).sum(1).double()
-    mask_area = masks.flatten(1).sum(1).double()
-    return dict(
-        iou=inter / union.clamp_min(1),
-        recall=inter / truth_area.clamp_min(1),
-        iou_bound=torch.minimum(truth_area, mask_area) /
-        torch.maximum(truth_area, mask_area).clamp_min(1),
-        fraction=mask_area / num_pixels,
-        area=truth_area / num_pixels)
 
 
 def binned(scores: Dict[str, torch.Tensor]) -> List[dict]:
@@ -257,88 +179,80 @@ def real_motion_inside(paths: Sequence[str],
     """Per real video and setting: the motion share inside the mask."""
     rows = []
     for path in paths:
-        frames = load_clip(path, REAL_CLIP_LEN, FRAME_INTERVAL, REAL_CROP_SIZE,
-                           clip_rng(path, seed))['frames']
-        clip = torch.from_numpy(frames).permute(3, 0, 1, 2)[None] / 255.
-        shifts = camera_shifts(clip)
+        clip = common.to_tensor(
+            common.load_clip(path, REAL_CLIP_LEN, FRAME_INTERVAL,
+                             REAL_CROP_SIZE, seed)['frames'])[None]
+        shifts = ops.camera_shifts(clip)
         used = shifts if compensate_camera else None
-        motion = motion_map(clip, used)[0]
+        motion = ops.scene_motion_map(clip, used)[0]
         row = dict(
             video=Path(path).name,
-            cut_ratio=shot_cut_ratio(clip).item(),
+            cut_ratio=ops.shot_cut_ratio(clip).item(),
             camera_shift=shifts.norm(dim=-1).mean().item())
         for beta in betas:
-            mask = foreground_mask(
+            mask = ops.fame_mask(
                 clip, beta, beta_range=beta_range, shifts=used)[0]
             row[str(beta)] = dict(
-                motion_inside=100 *
-                (motion[mask].sum() / motion.sum().clamp_min(1e-8)).item(),
+                motion_inside=100 * common.motion_inside(motion, mask),
                 fraction=100 * mask.float().mean().item())
         rows.append(row)
     return rows
 
 
 def write_markdown(results: dict, path: Path) -> None:
-    settings = results['settings']
+    settings, betas = results['settings'], results['settings']['betas']
     lines = [
         f'# FAME mask quality ({settings["videos"]} synthetic clips, '
         f'sprite diameter {settings["sprite_size"][0]}-'
         f'{settings["sprite_size"][1]} of the side, {settings["crop_size"]} '
-        'px)', '', 'IoU / sprite recall / best IoU at the mask\'s size (%), '
-        'by the sprite\'s share of the frame:', ''
+        'px)', ''
     ]
     if settings['camera_speed'] or settings['compensate_camera']:
-        lines[2:2] = [
+        lines += [
             f'Camera panning {settings["camera_speed"]:g} px a frame; its '
             'motion ' + ('compensated' if settings['compensate_camera'] else
                          'not compensated') + '.', ''
         ]
-    bins = results['synthetic'][str(settings['betas'][0])]['bins']
-    lines.append('| setting | mean IoU | mean recall | ' +
-                 ' | '.join(f'{b["bin"]} ({b["videos"]})'
-                            for b in bins) + ' |')
-    lines.append('|---' * (3 + len(bins)) + '|')
-
-    def cell(row: dict) -> str:
-        if row['iou'] is None:
-            return '-'
-        return (f'{row["iou"]:.1f} / {row["recall"]:.0f} / '
-                f'{row["iou_bound"]:.0f}')
-
-    for beta in settings['betas']:
+    lines += [
+        'IoU / sprite recall / best IoU at the mask\'s size (%), by the '
+        'sprite\'s share of the frame:', ''
+    ]
+    bins = results['synthetic'][str(betas[0])]['bins']
+    rows = []
+    for beta in betas:
         synthetic = results['synthetic'][str(beta)]
-        name = f'beta {beta}'
-        if beta == 'auto':
-            name += f' {tuple(settings["beta_range"])}'
-        lines.append(f'| {name} | {synthetic["iou"]:.1f} | '
-                     f'{synthetic["recall"]:.1f} | ' +
-                     ' | '.join(cell(b) for b in synthetic['bins']) + ' |')
+        rows.append([
+            f'beta {beta}' +
+            (f' {tuple(settings["beta_range"])}' if beta == 'auto' else ''),
+            f'{synthetic["iou"]:.1f}', f'{synthetic["recall"]:.1f}'
+        ] + [
+            '-' if b['iou'] is None else
+            f'{b["iou"]:.1f} / {b["recall"]:.0f} / {b["iou_bound"]:.0f}'
+            for b in synthetic['bins']
+        ])
+    lines += common.table(['setting', 'mean IoU', 'mean recall'] +
+                          [f'{b["bin"]} ({b["videos"]})' for b in bins], rows)
     if results['real']:
         lines += [
             '', 'Real videos: motion inside the mask / the mask\'s share of '
-            'the frame (a random mask holds its share of the motion), %:', '',
-            '| video | cut ratio | camera shift (px) | ' + ' | '.join(
-                f'beta {b}' for b in settings['betas']) + ' |',
-            '|---' * (3 + len(settings['betas'])) + '|'
-        ]
-        for row in results['real']:
-            cells = [
-                f'{row["video"]}', f'{row["cut_ratio"]:.1f}',
-                f'{row["camera_shift"]:.2f}'
-            ] + [
-                f'{row[str(b)]["motion_inside"]:.0f} / '
-                f'{row[str(b)]["fraction"]:.0f}' for b in settings['betas']
-            ]
-            lines.append('| ' + ' | '.join(cells) + ' |')
+            'the frame (a random mask holds its share of the motion), %:', ''
+        ] + common.table(['video', 'cut ratio', 'camera shift (px)'] +
+                         [f'beta {b}' for b in betas], [[
+                             row['video'], f'{row["cut_ratio"]:.1f}',
+                             f'{row["camera_shift"]:.2f}'
+                         ] + [
+                             f'{row[str(b)]["motion_inside"]:.0f} / '
+                             f'{row[str(b)]["fraction"]:.0f}' for b in betas
+                         ] for row in results['real']])
     lines += ['', f'Command: `{settings["command"]}`', '']
     path.write_text('\n'.join(lines))
 
 
 def write_chart(results: dict, path: Path) -> None:
     """IoU per sprite-area bin, one line per setting."""
-    settings = results['settings']
-    fig, ax = plt.subplots(figsize=(6, 3.6))
-    for beta in settings['betas']:
+    fig = Figure(figsize=(6, 3.6))
+    ax = fig.subplots()
+    for beta in results['settings']['betas']:
         bins = results['synthetic'][str(beta)]['bins']
         kept = [b for b in bins if b['iou'] is not None]
         ax.plot([b['bin'] for b in kept], [b['iou'] for b in kept],
@@ -350,7 +264,6 @@ def write_chart(results: dict, path: Path) -> None:
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> dict:
@@ -362,42 +275,32 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
                                         args.crop_size, args.seed,
                                         args.background_videos,
                                         args.camera_speed)
+        real = real_motion_inside(args.real, args.betas,
+                                  tuple(args.beta_range), args.seed,
+                                  args.compensate_camera)
     except (OSError, ValueError) as err:
         raise SystemExit(f'error: {err}')
-    shifts = camera_shifts(clips) if args.compensate_camera else None
+    shifts = ops.camera_shifts(clips) if args.compensate_camera else None
     synthetic = {}
     for beta in args.betas:
-        masks = foreground_mask(
-            clips, beta, beta_range=args.beta_range, shifts=shifts)
-        scores = score_masks(masks, truths)
+        scores = common.score_masks(
+            ops.fame_mask(
+                clips, beta, beta_range=args.beta_range, shifts=shifts),
+            truths)
         synthetic[str(beta)] = dict(
             iou=100 * scores['iou'].mean().item(),
             recall=100 * scores['recall'].mean().item(),
             bins=binned(scores))
-    try:
-        real = real_motion_inside(args.real, args.betas,
-                                  tuple(args.beta_range), args.seed,
-                                  args.compensate_camera)
-    except OSError as err:
-        raise SystemExit(f'error: {err}')
-    results = dict(
-        settings=dict(
-            betas=args.betas,
-            beta_range=list(args.beta_range),
-            videos=args.videos,
-            sprite_size=list(args.sprite_size),
-            crop_size=args.crop_size,
-            seed=args.seed,
-            camera_speed=args.camera_speed,
-            compensate_camera=args.compensate_camera,
-            command=' '.join(['python', 'tools/mask_quality.py'] +
-                             list(sys.argv[1:] if argv is None else argv))),
-        synthetic=synthetic,
-        real=real)
-    (out / 'mask_quality.json').write_text(json.dumps(results, indent=2))
-    write_markdown(results, out / 'mask_quality.md')
-    write_chart(results, out / 'mask_quality.png')
-    print((out / 'mask_quality.md').read_text())
+    settings = vars(args).copy()
+    settings.update(
+        beta_range=list(args.beta_range),
+        sprite_size=list(args.sprite_size),
+        command=common.command_line('mask_quality', argv))
+    for key in ('out', 'background_videos', 'real'):
+        settings.pop(key)
+    results = dict(settings=settings, synthetic=synthetic, real=real)
+    common.write_results(results, out / 'mask_quality', write_markdown,
+                         write_chart)
     return results
 
 

@@ -1,69 +1,58 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 """FAME on any machine: generate a small video dataset, pretrain on it.
 
-Runs the embedded default, ``configs/fame_r3d_tiny_motion.py``: if
-``--data-root`` holds no dataset yet, it writes the synthetic motion dataset
-of ``tools/data/make_motion_dataset.py`` there (real mp4 files), then
-pretrains MoCo + FAME on it through MMEngine's ``Runner`` (CPU: minutes),
-prints what the model reached on videos over backgrounds it never saw (a kNN
-vote over the labelled ``probe_train`` videos' frozen features, beside
-chance), where the checkpoint is and what to do next.
+Runs the embedded default, ``configs/fame_r3d_tiny_motion.py``: writes
+the synthetic motion dataset to ``--data-root`` if it holds none, pretrains
+MoCo + FAME on it (CPU: minutes), prints the kNN accuracy reached on videos
+over backgrounds it never saw, where the checkpoint is and what next.
 """
 import argparse
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / 'tools' / 'data')]
+sys.path.insert(0, str(ROOT))
 
-from make_motion_dataset import cfg_options, generate  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
+
+from tools.data import motion_dataset  # noqa: E402
 
 CONFIG = ROOT / 'configs' / 'fame_r3d_tiny_motion.py'
 
 
-def parse_args() -> argparse.Namespace:
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        '--data-root',
+    add = parser.add_argument
+    add('--data-root',
         default=str(ROOT / 'data' / 'motion'),
         help='dataset folder; generated when missing or empty')
-    parser.add_argument(
-        '--size',
+    add('--size',
         choices=['tiny', 'default'],
         default='default',
         help='dataset size to generate')
-    parser.add_argument(
-        '--work-dir',
+    add('--work-dir',
         default=str(ROOT / 'work_dirs' / CONFIG.stem),
         help='where logs and checkpoints go')
-    parser.add_argument(
-        '--cfg-options',
+    add('--cfg-options',
         nargs='+',
         action=DictAction,
         help='override config keys, e.g. train_cfg.max_epochs=2')
-    return parser.parse_args()
-
-
-def main() -> None:
-    args = parse_args()
-    data_root = Path(args.data_root).resolve()
-    if not (data_root / 'pretrain.txt').is_file():
-        print(f'Generating the {args.size} motion dataset in {data_root}')
-        generate(str(data_root), size=args.size, seed=0)
-
+    args = parser.parse_args()
+    try:
+        data_root = motion_dataset.ensure_dataset(
+            Path(args.data_root).resolve(), args.size)
+    except (FileExistsError, FileNotFoundError) as err:
+        raise SystemExit(f'error: {err}')
     cfg = Config.fromfile(str(CONFIG))
     cfg.work_dir = args.work_dir
-    cfg.merge_from_dict(cfg_options(str(data_root)))
-    # The kNN monitor of the last epoch reads the videos over unseen
-    # backgrounds, where only motion tells the class.
+    cfg.merge_from_dict(motion_dataset.cfg_options(str(data_root)))
+    # The last epoch's kNN monitor reads the videos over unseen backgrounds.
     cfg.merge_from_dict({
         'val_dataloader.dataset.ann_file':
-        str(data_root / 'test_unseen_bg.txt')
+        str(data_root / 'test_unseen_bg.txt'),
+        **(args.cfg_options or {})
     })
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
     cfg.train_cfg.val_interval = cfg.train_cfg.max_epochs
     runner = Runner.from_cfg(cfg)
     runner.train()

@@ -5,14 +5,13 @@ Usage::
 
     python tools/visualize_fame.py VIDEO [VIDEO ...] --out DIR
         [--beta 0.5] [--crop-size 112] [--clip-len 16] [--frame-interval 2]
-        [--num-shown 8] [--quirk] [--seed 0] [--gif]
+        [--num-shown 8] [--quirk] [--compensate-camera] [--seed 0] [--gif]
+        [--palette]
 
-From each video a clip of ``clip-len`` frames at ``frame-interval`` is taken
-at a random position (drawn from ``--seed`` and the file name), the largest
-centred square of each frame is resized to ``crop-size`` (a training crop of
-the largest area), and the FAME maps are computed with
-``projects/fame/ops/fame.py``. ``DIR/NAME.png`` then shows, for
-``num-shown`` evenly spaced frames of the clip (columns) and, in
+From each video a clip is taken at a random position (drawn from
+``--seed`` and the file name), the largest centred square of each frame
+resized to ``crop-size``, and FAME's maps computed by ``projects.fame.ops``.
+``DIR/NAME.png`` shows ``num-shown`` evenly spaced frames (columns) and, in
 the first column, what FAME computes once per clip:
 
 ====== ============================== =====================================
@@ -28,34 +27,27 @@ merged a frame of the background clip the merged clip FAME trains on
 ====== ============================== =====================================
 
 The background comes from the next video of the list (the last video takes
-the first one's). With a single video there is no other video, so a static
-checkerboard is the background; the sheet says so.
-
-``--gif`` also writes ``DIR/NAME.gif``: every frame of the clip as
-``frame | mask | merged``, played at the video's speed. ``--palette`` writes
-256-colour PNGs (about a third of the size, for documentation).
+the first one's), or a static checkerboard for a single video. ``--gif``
+also writes ``DIR/NAME.gif``, every frame as ``frame | mask | merged`` at
+the video's speed; ``--palette`` writes 256-colour PNGs (a third the size).
 """
 import argparse
 import os.path as osp
 import sys
-import zlib
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Union
 
-# Put the repository root first on ``sys.path`` so that ``projects.fame``
-# imports whatever the working directory is.
-REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-if sys.path[:1] != [REPO_ROOT]:
-    sys.path.insert(0, REPO_ROOT)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import cv2  # noqa: E402
-import decord  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from mmengine.utils import ProgressBar  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from projects.fame import ops  # noqa: E402
 from projects.fame.ops import fame as fame_op  # noqa: E402
+from tools import common  # noqa: E402
 
 ROWS = ('frames', 'motion', 'colour score', 'mask', 'merged')
 LABEL_WIDTH = 112  # row titles
@@ -74,148 +66,43 @@ DIMMED = 0.3  # brightness of the background in the mask row
 CHECKER_SQUARES = 8  # squares per side of the single-video background
 
 
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f'must be >= 1, got {value}')
-    return value
-
-
-def fraction(text: str) -> Union[float, str]:
-    if text == 'auto':
-        return text
-    value = float(text)
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(
-            f"must be in (0, 1] or 'auto', got {value}")
-    return value
-
-
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
-    """Parse the command line.
-
-    Args:
-        argv (Sequence[str], optional): Arguments to parse. Defaults to
-            ``sys.argv[1:]``.
-
-    Returns:
-        argparse.Namespace: The parsed arguments.
-    """
     parser = argparse.ArgumentParser(
         description='Draw the FAME maps, mask and merged clip of videos')
-    parser.add_argument('videos', nargs='+', help='video files')
-    parser.add_argument('--out', required=True, help='output folder')
-    parser.add_argument(
-        '--beta',
-        type=fraction,
+    add = parser.add_argument
+    add('videos', nargs='+', help='video files')
+    add('--out', required=True, help='output folder')
+    add('--beta',
+        type=common.parse_beta,
         default=0.5,
         help="fraction of each frame kept as foreground, or 'auto' (a "
         'fraction per clip, within 0.05-0.5)')
-    parser.add_argument(
-        '--crop-size',
-        type=positive_int,
-        default=112,
-        help='side of the square clip (112: R(2+1)D, 224: I3D)')
-    parser.add_argument(
-        '--clip-len', type=int, default=16, help='frames per clip (>= 2)')
-    parser.add_argument(
-        '--frame-interval',
-        type=positive_int,
-        default=2,
-        help='temporal stride between sampled frames')
-    parser.add_argument(
-        '--num-shown',
-        type=positive_int,
-        default=8,
-        help='frames of the clip drawn in the sheet, evenly spaced')
-    parser.add_argument(
-        '--quirk',
+    for flag, minimum, default, text in [
+        ('--crop-size', 1, 112, 'side of the square clip (R(2+1)D: 112)'),
+        ('--clip-len', 2, 16, 'frames per clip (motion needs two)'),
+        ('--frame-interval', 1, 2, 'temporal stride between frames'),
+        ('--num-shown', 1, 8, 'frames drawn in the sheet, evenly spaced'),
+    ]:
+        add(flag, type=common.at_least(minimum), default=default, help=text)
+    add('--quirk',
         action='store_true',
         help="hue_mode='radians': the released code's hue aliasing")
-    parser.add_argument(
-        '--compensate-camera',
+    add('--compensate-camera',
         action='store_true',
         help='compensate the camera\'s motion in the motion map, as '
         'FAMEBlending(compensate_camera=True)')
-    parser.add_argument(
-        '--seed', type=int, default=0, help='seed of the clip positions')
-    parser.add_argument(
-        '--gif',
+    add('--seed', type=int, default=0, help='seed of the clip positions')
+    add('--gif',
         action='store_true',
         help='also write an animated GIF (frame | mask | merged) per video')
-    parser.add_argument(
-        '--palette',
+    add('--palette',
         action='store_true',
         help='write 256-colour PNG sheets (smaller files)')
     args = parser.parse_args(argv)
-    if args.clip_len < 2:
-        parser.error('--clip-len must be at least 2: the motion map needs '
-                     'frame differences')
     if args.num_shown > args.clip_len:
         parser.error(f'--num-shown ({args.num_shown}) exceeds --clip-len '
                      f'({args.clip_len})')
     return args
-
-
-def clip_indices(num_frames: int, clip_len: int, frame_interval: int,
-                 rng: np.random.Generator) -> np.ndarray:
-    """Frame indices of a clip at a random position.
-
-    Like MMAction2's ``SampleFrames`` in training: the start is uniform over
-    the positions where the clip fits; shorter videos loop.
-    """
-    span = (clip_len - 1) * frame_interval + 1
-    start = int(rng.integers(max(num_frames - span, 0) + 1))
-    return (start + frame_interval * np.arange(clip_len)) % num_frames
-
-
-def clip_rng(path: str, seed: int) -> np.random.Generator:
-    """The generator of a video's clip position: from the seed and the file
-    name, so that a video gets the same clip wherever it is listed."""
-    return np.random.default_rng(
-        [seed, zlib.crc32(osp.basename(path).encode())])
-
-
-def centre_square(frames: np.ndarray, size: int) -> np.ndarray:
-    """Resize (T, H, W, 3) frames to a short side of ``size``, crop square."""
-    height, width = frames.shape[1:3]
-    scale = size / min(height, width)
-    new_w = max(size, round(width * scale))
-    new_h = max(size, round(height * scale))
-    top, left = (new_h - size) // 2, (new_w - size) // 2
-    return np.stack([
-        cv2.resize(frame, (new_w, new_h),
-                   interpolation=cv2.INTER_AREA)[top:top + size,
-                                                 left:left + size]
-        for frame in frames
-    ])
-
-
-def load_clip(path: str, clip_len: int, frame_interval: int, crop_size: int,
-              rng: np.random.Generator) -> Dict:
-    """Decode a clip of a video, as RGB uint8 frames (T, S, S, 3).
-
-    Raises:
-        OSError: Naming the file, if decord cannot read it.
-    """
-    try:
-        reader = decord.VideoReader(path, num_threads=1)
-        num_frames = len(reader)
-        if num_frames == 0:
-            raise RuntimeError('no frames')
-        indices = clip_indices(num_frames, clip_len, frame_interval, rng)
-        frames = reader.get_batch(indices.tolist()).asnumpy()
-        fps = reader.get_avg_fps()
-    except (RuntimeError, decord.DECORDError) as err:
-        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise OSError(f'cannot read video {path}: {reason}') from err
-    return dict(
-        path=path,
-        frames=centre_square(frames, crop_size),
-        indices=indices,
-        num_frames=num_frames,
-        size=frames.shape[1:3],
-        fps=fps if fps > 0 else 25.)
 
 
 def checkerboard(clip_len: int, crop_size: int) -> np.ndarray:
@@ -228,57 +115,46 @@ def checkerboard(clip_len: int, crop_size: int) -> np.ndarray:
     return np.repeat(image[None], clip_len, axis=0)
 
 
-def to_tensor(frames: np.ndarray) -> torch.Tensor:
-    """(T, H, W, 3) uint8 frames -> (3, T, H, W) float in [0, 1]."""
-    return torch.from_numpy(frames).permute(3, 0, 1, 2).float() / 255
-
-
 def run_fame(frames: np.ndarray,
              background: np.ndarray,
              beta: Union[float, str],
              hue_mode: str,
              compensate_camera: bool = False) -> Dict[str, np.ndarray]:
-    """FAME maps of a clip and the clip merged onto another's background.
-
-    Args:
-        frames (np.ndarray): The clip, RGB uint8 of shape (T, H, W, 3).
-        background (np.ndarray): The clip lending its background, same
-            shape.
-        beta (float | str): Foreground fraction, or ``'auto'``.
-        hue_mode (str): ``'turns'`` or ``'radians'``.
-        compensate_camera (bool): Compensate the camera's motion
-            (:func:`camera_shifts`) in the motion map. Defaults to False.
+    """FAME maps of a clip (T, H, W, 3) uint8 and the clip merged onto
+    ``background``'s (the same shape).
 
     Returns:
-        dict[str, np.ndarray]: ``motion`` and ``score`` (H, W) maps in
-        [0, 1], the boolean ``mask`` (H, W), the ``merged`` clip
-        (T, H, W, 3) uint8, the foreground ``seeds``, the mask's share
-        of the frame (``fraction``) and, compensated, the mean camera
-        ``shift`` in pixels a frame (else None).
+        dict: ``motion`` and ``score`` (H, W) maps in [0, 1], the boolean
+        ``mask`` (H, W), the ``merged`` clip (T, H, W, 3) uint8, the
+        ``seeds`` (:func:`seed_regions`), the mask's ``fraction`` of the
+        frame, ``motion_inside`` it and, with ``compensate_camera``, the
+        mean camera ``shift`` in pixels a frame (else None).
     """
-    clips = torch.stack([to_tensor(frames), to_tensor(background)])
-    shifts = fame_op.camera_shifts(clips[:1]) if compensate_camera else None
+    clips = torch.stack([common.to_tensor(c) for c in (frames, background)])
+    clip = clips[:1]
+    shifts = ops.camera_shifts(clip) if compensate_camera else None
     num_seeds = None  # the op's fixed 50 %
     if beta == 'auto':
-        motion, score, _ = fame_op.adaptive_foreground_maps(
-            clips[:1], hue_mode, shifts=shifts)
+        motion, score, _ = ops.adaptive_foreground_maps(
+            clip, hue_mode, shifts=shifts)
         # As the op counts them: round(share * H * W), at least one.
-        share = fame_op.otsu_fraction(motion).clamp(*fame_op.BETA_RANGE)
+        share = ops.otsu_fraction(motion).clamp(*ops.BETA_RANGE)
         num_seeds = max(1, round(share.item() * motion[0].numel()))
     else:
-        motion, score = fame_op.foreground_maps(
-            clips[:1], hue_mode, shifts=shifts)
-    mask = fame_op.foreground_mask(clips[:1], beta, hue_mode, shifts=shifts)
+        motion, score = ops.foreground_maps(clip, hue_mode,
+                                            ops.scene_motion_map(clip, shifts))
+    mask = ops.fame_mask(clip, beta, hue_mode, shifts=shifts)
     # Clip 1 lends clip 0 its background; only clip 0's result is kept.
-    merged = fame_op.merge_foreground_background(
+    merged = ops.merge_foreground_background(
         clips, mask.repeat(2, 1, 1), perm=torch.tensor([1, 0]))[0]
     merged = (merged.permute(1, 2, 3, 0) * 255).round().byte().numpy()
+    inside = common.motion_inside(motion[0], mask[0])
     motion, mask = motion[0].numpy(), mask[0].numpy()
     return dict(
         seeds=seed_regions(motion, num_seeds),
         fraction=float(mask.mean()),
         motion=motion,
-        motion_inside=float(motion[mask].sum() / max(motion.sum(), 1e-8)),
+        motion_inside=inside,
         score=score[0].numpy(),
         mask=mask,
         merged=merged,
@@ -301,23 +177,18 @@ def outline(image: np.ndarray, region: np.ndarray, colour: tuple) -> None:
 def seed_regions(
         motion: np.ndarray,
         num_foreground: Optional[int] = None) -> Dict[str, np.ndarray]:
-    """Boolean (H, W) maps of FAME's foreground and background seeds.
-
-    ``num_foreground`` most moving pixels are foreground seeds: by default
-    the op's fixed 50 % of the frame; per clip for ``beta='auto'``.
-    """
-    order = np.argsort(-motion, axis=None, kind='stable')
-    num_pixels = motion.size
+    """Boolean (H, W) maps of FAME's foreground seeds, the
+    ``num_foreground`` most moving pixels (the op's fixed share by
+    default), and background seeds."""
+    rank = np.empty(motion.size, int)
+    rank[np.argsort(-motion, axis=None, kind='stable')] = range(motion.size)
+    rank = rank.reshape(motion.shape)
     if num_foreground is None:
-        num_foreground = int(fame_op.FOREGROUND_SEED_RATIO * num_pixels)
-    num_background = int(fame_op.BACKGROUND_SEED_RATIO * num_pixels)
-    regions = {}
-    for name, chosen in (('foreground', order[:num_foreground]),
-                         ('background', order[num_pixels - num_background:])):
-        region = np.zeros(num_pixels, dtype=bool)
-        region[chosen] = True
-        regions[name] = region.reshape(motion.shape)
-    return regions
+        num_foreground = int(fame_op.FOREGROUND_SEED_RATIO * motion.size)
+    num_background = int(fame_op.BACKGROUND_SEED_RATIO * motion.size)
+    return dict(
+        foreground=rank < num_foreground,
+        background=rank >= motion.size - num_background)
 
 
 def put_lines(image: np.ndarray,
@@ -388,17 +259,13 @@ def make_sheet(clip: Dict, background: Dict, fame: Dict[str, np.ndarray],
     # One scale for the clip; the square root shows faint motion beside a
     # strong one (e.g. a scene cut).
     steps = np.sqrt(steps / max(steps.max(), 1e-8))
-    dimmed = np.where(fame['mask'][..., None], 1., DIMMED)
     for column, t in enumerate(shown, start=1):
-        frame = frames[t]
-        paste(0, column, frame)
+        paste(0, column, frames[t])
         paste(1, column,
               heatmap(steps[min(t,
                                 len(steps) - 1)], cv2.COLORMAP_INFERNO))
-        paste(2, column, cv2.addWeighted(frame, 0.45, score, 0.55, 0))
-        masked = (frame * dimmed).round().astype(np.uint8)
-        outline(masked, fame['mask'], MASK_OUTLINE_COLOUR)
-        paste(3, column, masked)
+        paste(2, column, cv2.addWeighted(frames[t], 0.45, score, 0.55, 0))
+        paste(3, column, dim_background(frames[t], fame['mask']))
         paste(4, column, fame['merged'][t])
 
     hue_mode = 'radians' if args.quirk else 'turns'
@@ -436,23 +303,28 @@ def beta_text(beta: Union[float, str], fame: Dict) -> str:
     return f'auto: {fame["fraction"]:.2f}' if beta == 'auto' else str(beta)
 
 
+def dim_background(frame: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The frame with its background dimmed and the mask outlined."""
+    dimmed = np.where(mask[..., None], 1., DIMMED)
+    image = (frame * dimmed).round().astype(np.uint8)
+    outline(image, mask, MASK_OUTLINE_COLOUR)
+    return image
+
+
 def gif_frames(clip: Dict, fame: Dict[str, np.ndarray]) -> List[np.ndarray]:
     """Every frame of the clip as ``frame | mask | merged``."""
-    dimmed = np.where(fame['mask'][..., None], 1., DIMMED)
-    frames = []
-    for frame, merged in zip(clip['frames'], fame['merged']):
-        masked = (frame * dimmed).round().astype(np.uint8)
-        outline(masked, fame['mask'], MASK_OUTLINE_COLOUR)
-        frames.append(np.concatenate([frame, masked, merged], axis=1))
-    return frames
+    return [
+        np.concatenate([f, dim_background(f, fame['mask']), m], axis=1)
+        for f, m in zip(clip['frames'], fame['merged'])
+    ]
 
 
 def write_gif(path: Path, frames: List[np.ndarray], fps: float,
               frame_interval: int) -> None:
     """Write an endlessly looping GIF at the clip's real speed."""
     duration = max(20, round(1000 * frame_interval / fps))
-    # One palette for all frames and no dithering: static pixels stay
-    # identical between frames, which GIF stores once (about -40 %).
+    # One palette, no dithering: static pixels stay identical between
+    # frames, which GIF stores once (about -40 %).
     palette = Image.fromarray(np.concatenate(frames)).quantize(
         256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
     images = [
@@ -469,10 +341,8 @@ def write_gif(path: Path, frames: List[np.ndarray], fps: float,
 
 
 def to_palette(image: Image.Image) -> Image.Image:
-    """256-colour version of a sheet that keeps the outline colours exact.
-
-    Thin outlines cover too few pixels to get a palette entry of their own.
-    """
+    """256-colour version of a sheet that keeps the outline colours exact
+    (thin outlines cover too few pixels to get a palette entry)."""
     fixed = [
         FOREGROUND_SEED_COLOUR, BACKGROUND_SEED_COLOUR, MASK_OUTLINE_COLOUR,
         TEXT
@@ -495,12 +365,8 @@ def output_names(videos: Sequence[str]) -> List[str]:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> List[Dict]:
-    """Write the sheets (and GIFs) of the videos of the command line.
-
-    Returns:
-        list[dict]: Per video: ``video``, ``sheet`` (and ``gif``) paths,
-        ``motion_inside`` (share of the motion map inside the mask).
-    """
+    """Write the sheets (and GIFs); return per video its ``video``,
+    ``sheet`` (and ``gif``) paths and ``motion_inside``."""
     args = parse_args(argv)
     missing = [v for v in args.videos if not osp.isfile(v)]
     if missing:
@@ -516,8 +382,9 @@ def main(argv: Optional[Sequence[str]] = None) -> List[Dict]:
     def get_clip(index: int) -> Dict:
         if index not in clips:
             path = args.videos[index]
-            clips[index] = load_clip(path, args.clip_len, args.frame_interval,
-                                     args.crop_size, clip_rng(path, args.seed))
+            clips[index] = common.load_clip(path, args.clip_len,
+                                            args.frame_interval,
+                                            args.crop_size, args.seed)
             clips[index]['name'] = osp.basename(args.videos[index])
         return clips[index]
 

@@ -1,16 +1,11 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 import json
-import sys
-from pathlib import Path
 
 import pytest
 from mmaction.registry import DATASETS
 
 from tests.tool_loader import load_tool
-
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / 'tools' / 'data'))
-from make_motion_dataset import generate  # noqa: E402
+from tools.data.motion_dataset import generate
 
 TEST_LISTS = ('test_iid', 'test_unseen_bg', 'test_static', 'test_bg_only')
 

@@ -1,5 +1,6 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -8,11 +9,9 @@ import numpy as np
 import pytest
 
 from tests.video_files import write_video
+from tools.data import motion_dataset
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / 'tools/data'))
-import make_motion_dataset  # noqa: E402
-
-NUM_FRAMES = make_motion_dataset.SIZES['tiny']['num_frames']
+NUM_FRAMES = motion_dataset.SIZES['tiny']['num_frames']
 PIPELINE = [
     dict(type='DecordInit'),
     dict(type='SampleFrames', clip_len=8, frame_interval=2, num_clips=1),
@@ -23,7 +22,7 @@ PIPELINE = [
 @pytest.fixture(scope='module')
 def dataset(tmp_path_factory):
     root = tmp_path_factory.mktemp('motion')
-    return make_motion_dataset.generate(
+    return motion_dataset.generate(
         str(root), size='tiny', seed=0, progress=False)
 
 
@@ -46,10 +45,10 @@ def load_masks(summary, rel):
 
 
 def test_summary(dataset):
-    assert dataset['classes'] == list(make_motion_dataset.CLASSES)
+    assert dataset['classes'] == list(motion_dataset.CLASSES)
     assert Path(dataset['root'], 'classes.txt').read_text().split() == \
         dataset['classes']
-    tiny = make_motion_dataset.SIZES['tiny']
+    tiny = motion_dataset.SIZES['tiny']
     assert dataset['counts'] == dict(
         probe_train=tiny['probe_train'],
         probe_val=tiny['probe_val'],
@@ -69,7 +68,7 @@ def test_summary(dataset):
             assert load_masks(dataset, rel).shape == (NUM_FRAMES, 128, 128)
 
 
-@pytest.mark.parametrize('name', make_motion_dataset.LISTS)
+@pytest.mark.parametrize('name', motion_dataset.LISTS)
 def test_video_dataset(dataset, name):
     from mmaction.datasets import VideoDataset
     from mmaction.utils import register_all_modules
@@ -118,14 +117,13 @@ def test_sprites_move(dataset):
         assert (change[:, ~masks.any(axis=0)] == 0).mean() > 0.5
 
 
-@pytest.mark.parametrize('name', make_motion_dataset.CLASSES)
+@pytest.mark.parametrize('name', motion_dataset.CLASSES)
 def test_every_motion_moves_the_whole_sprite(name):
-    size, radius = make_motion_dataset.FRAME_SIZE, 30.0
+    size, radius = motion_dataset.FRAME_SIZE, 30.0
     steps = np.arange(32, dtype=np.float64)
     for index in range(20):
         rng = np.random.default_rng(index)
-        centers = make_motion_dataset.MOTIONS[name](rng, steps, radius,
-                                                    size).centers
+        centers = motion_dataset.MOTIONS[name](rng, steps, radius, size)
         # the sprite stays in the frame and travels at least 8 pixels
         assert (centers >= radius - 1e-9).all()
         assert (centers <= size - radius + 1e-9).all()
@@ -155,9 +153,9 @@ def test_every_motion_moves_the_whole_sprite(name):
 
 
 def test_determinism(dataset, tmp_path):
-    again = make_motion_dataset.generate(
+    again = motion_dataset.generate(
         str(tmp_path), size='tiny', seed=0, progress=False)
-    for name in make_motion_dataset.LISTS:
+    for name in motion_dataset.LISTS:
         assert Path(again['lists'][name]).read_bytes() == \
             Path(dataset['lists'][name]).read_bytes()
     samples = ['pretrain/00005.mp4', 'test_unseen_bg/00002.mp4']
@@ -165,7 +163,7 @@ def test_determinism(dataset, tmp_path):
         assert (decode(again, rel) == decode(dataset, rel)).all()
         assert (load_masks(again, rel) == load_masks(dataset, rel)).all()
 
-    other = make_motion_dataset.generate(
+    other = motion_dataset.generate(
         str(tmp_path), size='tiny', seed=1, progress=False, overwrite=True)
     for rel in samples:
         assert (decode(other, rel) != decode(dataset, rel)).any()
@@ -175,7 +173,7 @@ def test_determinism(dataset, tmp_path):
 def test_existing_folder(dataset, tmp_path, capsys):
     list_file = Path(dataset['lists']['pretrain'])
     mtime = list_file.stat().st_mtime_ns
-    summary = make_motion_dataset.generate(
+    summary = motion_dataset.generate(
         dataset['root'], size='tiny', progress=False)
     assert summary == dataset
     assert list_file.stat().st_mtime_ns == mtime
@@ -183,9 +181,9 @@ def test_existing_folder(dataset, tmp_path, capsys):
 
     (tmp_path / 'notes.txt').write_text('not a dataset')
     with pytest.raises(FileExistsError, match=str(tmp_path)):
-        make_motion_dataset.generate(str(tmp_path), size='tiny')
+        motion_dataset.generate(str(tmp_path), size='tiny')
     with pytest.raises(ValueError, match='size'):
-        make_motion_dataset.generate(str(tmp_path / 'new'), size='huge')
+        motion_dataset.generate(str(tmp_path / 'new'), size='huge')
 
 
 def test_background_videos(dataset, tmp_path):
@@ -198,13 +196,13 @@ def test_background_videos(dataset, tmp_path):
         frames = np.full((6, 72, 96, 3), colour, np.uint8)
         write_video(folder / f'{name}.avi', frames)
     (folder / 'notes.txt').write_text('not a video')
-    summary = make_motion_dataset.generate(
+    summary = motion_dataset.generate(
         str(tmp_path / 'motion'),
         size='tiny',
         progress=False,
         background_videos=str(folder))
     assert summary['counts'] == dataset['counts']
-    seen, unseen = make_motion_dataset._split_sources(
+    seen, unseen = motion_dataset._split_sources(
         [f'{name}.avi' for name in sorted(colours)], 0)
 
     def crop_sources(summary, list_name):
@@ -240,14 +238,14 @@ def test_bad_background_videos_are_named(tmp_path, content):
         (folder / 'clip.mp4').write_bytes(content)
     match = 'no .avi' if content is None else 'cannot read .*clip.mp4'
     with pytest.raises((FileNotFoundError, ValueError), match=match):
-        make_motion_dataset.generate(
+        motion_dataset.generate(
             str(tmp_path / 'motion'),
             size='tiny',
             progress=False,
             background_videos=str(folder))
     assert not (tmp_path / 'motion').exists()
     with pytest.raises(FileNotFoundError, match='no such folder.*missing'):
-        make_motion_dataset.generate(
+        motion_dataset.generate(
             str(tmp_path / 'motion'),
             background_videos=str(tmp_path / 'missing'))
 
@@ -256,7 +254,7 @@ def test_scene_bias(dataset):
     """Labelled videos are in their class's scenes or in no class's scene;
     unseen_bg videos in backgrounds seen nowhere else."""
     num_classes = len(dataset['classes'])
-    scenes = make_motion_dataset.SIZES['tiny']['scenes']
+    scenes = motion_dataset.SIZES['tiny']['scenes']
     pretrain = read_list(dataset['lists']['pretrain'])
 
     # pretraining video i is set in seen background i; compare first frames
@@ -298,8 +296,26 @@ def test_incomplete_dataset_is_named(dataset, tmp_path):
     (root / 'test_iid.txt').unlink()
     (root / 'videos/pretrain/00001.mp4').unlink()
     with pytest.raises(FileNotFoundError, match='2 lists or videos') as err:
-        make_motion_dataset.generate(str(root), size='tiny', progress=False)
+        motion_dataset.generate(str(root), size='tiny', progress=False)
     assert str(root / 'test_iid.txt') in str(err.value)
-    summary = make_motion_dataset.generate(
+    summary = motion_dataset.generate(
         str(root), size='tiny', progress=False, overwrite=True)
     assert summary['counts'] == dataset['counts']
+
+
+def test_command_line(dataset, tmp_path):
+    """The script runs from any folder; an existing dataset is kept."""
+    script = Path(__file__).resolve().parents[2] / (
+        'tools/data/make_motion_dataset.py')
+    done = subprocess.run([sys.executable, script, dataset['root']],
+                          cwd=tmp_path,
+                          capture_output=True,
+                          text=True)
+    assert done.returncode == 0, done.stderr
+    assert 'already holds a dataset' in done.stdout
+    assert f'16 videos  {dataset["lists"]["pretrain"]}' in done.stdout
+    done = subprocess.run(
+        [sys.executable, script, tmp_path, '--sprite-size', '0.2', '0.9'],
+        capture_output=True,
+        text=True)
+    assert done.returncode == 1 and 'error: sprite_size' in done.stderr

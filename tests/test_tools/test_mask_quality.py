@@ -9,6 +9,7 @@ import torch
 from projects.fame.ops import foreground_mask, motion_map
 from tests.tool_loader import load_tool
 from tests.video_files import write_video
+from tools import common
 
 
 @pytest.fixture(scope='module')
@@ -34,12 +35,12 @@ def run(tool, tmp_path_factory):
     return out, results, video
 
 
-def test_score_masks_by_hand(tool):
+def test_score_masks_by_hand():
     truth = torch.zeros(1, 4, 4, dtype=torch.bool)
     truth[0, :2, :2] = True  # 4 pixels
     mask = torch.zeros(1, 4, 4, dtype=torch.bool)
     mask[0, :2, 1:4] = True  # 6 pixels, 2 on the sprite
-    scores = tool.score_masks(mask, truth)
+    scores = common.score_masks(mask, truth)
     assert scores['iou'].item() == pytest.approx(2 / 8)
     assert scores['recall'].item() == pytest.approx(2 / 4)
     assert scores['iou_bound'].item() == pytest.approx(4 / 6)
@@ -79,9 +80,8 @@ def test_real_video_motion_inside_the_mask(tool, run):
     _, results, video = run
     row, = results['real']
     assert row['video'] == 'square.avi'
-    frames = tool.load_clip(video, tool.REAL_CLIP_LEN,
-                            tool.FRAME_INTERVAL, tool.REAL_CROP_SIZE,
-                            tool.clip_rng(video, 0))['frames']
+    frames = common.load_clip(video, tool.REAL_CLIP_LEN, tool.FRAME_INTERVAL,
+                              tool.REAL_CROP_SIZE, 0)['frames']
     clip = torch.from_numpy(frames).permute(3, 0, 1, 2)[None] / 255.
     motion = motion_map(clip)[0]
     mask = foreground_mask(clip, 0.5)[0]

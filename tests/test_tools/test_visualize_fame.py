@@ -8,9 +8,11 @@ import pytest
 import torch
 from PIL import Image
 
+from projects.fame import ops
 from projects.fame.ops import foreground_mask
 from tests.tool_loader import load_tool
 from tests.video_files import write_video
+from tools import common
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHARED_VIDEOS = REPO_ROOT.parent / 'shared' / 'videos'
@@ -76,8 +78,7 @@ def cell(tool, sheet: np.ndarray, row: int, column: int) -> np.ndarray:
 
 def decoded_clip(tool, path, seed: int = 0) -> np.ndarray:
     """The clip the tool draws for a video."""
-    return tool.load_clip(
-        str(path), CLIP_LEN, 2, CROP, tool.clip_rng(str(path), seed))['frames']
+    return common.load_clip(str(path), CLIP_LEN, 2, CROP, seed)['frames']
 
 
 def reference_mask(frames: np.ndarray,
@@ -205,18 +206,18 @@ def test_bad_arguments(tool, flags, capsys):
     assert flags[-2] in capsys.readouterr().err
 
 
-def test_clip_indices_loop_short_videos(tool):
+def test_clip_indices_loop_short_videos():
     rng = np.random.default_rng(0)
     np.testing.assert_array_equal(
-        tool.clip_indices(5, 4, 2, rng), [0, 2, 4, 1])
-    starts = {int(tool.clip_indices(20, 4, 3, rng)[0]) for _ in range(200)}
+        common.clip_indices(5, 4, 2, rng), [0, 2, 4, 1])
+    starts = {int(common.clip_indices(20, 4, 3, rng)[0]) for _ in range(200)}
     assert starts == set(range(11))  # the clip spans 10 frames
 
 
-def test_centre_square_keeps_the_middle(tool):
+def test_centre_square_keeps_the_middle():
     frames = np.zeros((2, 40, 120, 3), np.uint8)
     frames[:, :, 40:80] = 255  # the centred square
-    square = tool.centre_square(frames, 20)
+    square = common.centre_square(frames, 20)
     assert square.shape == (2, 20, 20, 3)
     assert (square == 255).all()
 
@@ -250,11 +251,10 @@ def test_compensate_camera_draws_the_compensated_mask(tool, videos):
     panned = np.stack(
         [np.roll(frame, -t, axis=1) for t, frame in enumerate(still)])
     fame = tool.run_fame(panned, still, 0.5, 'turns', compensate_camera=True)
-    shifts = tool.fame_op.camera_shifts(tool.to_tensor(panned)[None])
-    expected = tool.fame_op.foreground_mask(
-        tool.to_tensor(panned)[None], 0.5, shifts=shifts)[0].numpy()
+    shifts = ops.camera_shifts(common.to_tensor(panned)[None])
+    expected = ops.fame_mask(
+        common.to_tensor(panned)[None], 0.5, shifts=shifts)[0].numpy()
     np.testing.assert_array_equal(fame['mask'], expected)
-    assert fame['shift'] == pytest.approx(
-        shifts.norm(dim=-1).mean().item())
+    assert fame['shift'] == pytest.approx(shifts.norm(dim=-1).mean().item())
     assert fame['shift'] > 0.5
     assert tool.run_fame(panned, still, 0.5, 'turns')['shift'] is None

@@ -21,16 +21,15 @@ import sys
 from typing import Dict, List, Optional, Sequence
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from video_lists import (Entry, read_text, run_converter,  # noqa: E402
-                         write_video_lists)
+import video_lists  # noqa: E402
 
 NUM_CLASSES = 48
 
 
-def read_annotations(path: str) -> List[Entry]:
+def read_annotations(path: str) -> List[video_lists.Entry]:
     """Entries ``(vid_name.mp4, label)`` of a Diving48 V2 JSON file."""
     try:
-        items = json.loads(read_text(path))
+        items = json.loads(video_lists.read_text(path))
     except json.JSONDecodeError as err:
         raise ValueError(f'{path} is not valid JSON: {err}') from None
     if not isinstance(items, list) or not items:
@@ -57,27 +56,23 @@ def read_annotations(path: str) -> List[Entry]:
 
 def build_lists(ann_dir: str, video_dir: str,
                 out_dir: str) -> Dict[str, List[str]]:
-    """Write the train and val lists.
-
-    Returns:
-        dict[str, list[str]]: The missing videos of each written list.
-    """
-    lists = {
-        osp.join(out_dir, f'diving48_{subset}_list_videos.txt'):
-        read_annotations(osp.join(ann_dir, f'Diving48_V2_{official}.json'))
-        for subset, official in (('train', 'train'), ('val', 'test'))
-    }
-    return write_video_lists(lists, video_dir,
-                             osp.join(out_dir, 'diving48_missing_videos.txt'))
+    """Write the train and val lists; return each list's missing videos."""
+    return video_lists.write_lists(
+        'diving48', {
+            (subset, None):
+            read_annotations(
+                osp.join(ann_dir, f'Diving48_V2_{official}.json'))
+            for subset, official in (('train', 'train'), ('val', 'test'))
+        }, video_dir, out_dir)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
-    run_converter(
+    video_lists.run_converter(
         build_lists,
         'diving48',
-        __doc__.splitlines()[0],
-        ann_help='folder of Diving48_V2_train.json and Diving48_V2_test.json',
-        video_help='folder of the <vid_name>.mp4 videos',
+        __doc__,
+        'folder of Diving48_V2_train.json and Diving48_V2_test.json',
+        'folder of the <vid_name>.mp4 videos',
         argv=argv)
 
 

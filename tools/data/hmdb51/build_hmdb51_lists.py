@@ -21,8 +21,7 @@ import sys
 from typing import Dict, List, Optional, Sequence, Tuple
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from video_lists import (Entry, read_text, run_converter,  # noqa: E402
-                         write_video_lists)
+import video_lists  # noqa: E402
 
 SPLIT_FILE = re.compile(r'^(?P<name>.+)_test_split(?P<split>[123])\.txt$')
 SUBSETS = {'1': 'train', '2': 'val'}  # '0': not used in this split
@@ -50,16 +49,17 @@ def find_classes(ann_dir: str) -> List[str]:
     return sorted(names)
 
 
-def read_split(ann_dir: str, classes: Sequence[str],
-               split: int) -> Tuple[List[Entry], List[Entry]]:
+def read_split(
+        ann_dir: str, classes: Sequence[str],
+        split: int) -> Tuple[List[video_lists.Entry], List[video_lists.Entry]]:
     """Training and test entries of one split, from every class's file."""
-    subsets: Dict[str, List[Entry]] = {'train': [], 'val': []}
+    subsets: Dict[str, List[video_lists.Entry]] = {'train': [], 'val': []}
     for label, name in enumerate(classes):
         path = osp.join(ann_dir, f'{name}_test_split{split}.txt')
         if not osp.isfile(path):
             raise FileNotFoundError(f'{path} is missing (class "{name}" has '
                                     'split files for other splits)')
-        lines = read_text(path).splitlines()
+        lines = video_lists.read_text(path).splitlines()
         for line_no, line in enumerate(lines, 1):
             fields = line.split()
             if not fields:
@@ -79,30 +79,24 @@ def build_lists(ann_dir: str,
                 video_dir: str,
                 out_dir: str,
                 splits: Sequence[int] = SPLITS) -> Dict[str, List[str]]:
-    """Write the train and val lists of ``splits``.
-
-    Returns:
-        dict[str, list[str]]: The missing videos of each written list.
-    """
+    """Write the train and val lists of ``splits``; return each list's
+    missing videos."""
     classes = find_classes(ann_dir)
-    lists = {}
+    entries = {}
     for split in splits:
         train, val = read_split(ann_dir, classes, split)
-        lists[osp.join(out_dir,
-                       f'hmdb51_train_split_{split}_videos.txt')] = train
-        lists[osp.join(out_dir, f'hmdb51_val_split_{split}_videos.txt')] = val
-    return write_video_lists(lists, video_dir,
-                             osp.join(out_dir, 'hmdb51_missing_videos.txt'))
+        entries.update({('train', split): train, ('val', split): val})
+    return video_lists.write_lists('hmdb51', entries, video_dir, out_dir)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
-    run_converter(
+    video_lists.run_converter(
         build_lists,
         'hmdb51',
-        __doc__.splitlines()[0],
-        ann_help='folder of the <class>_test_split<N>.txt files',
-        video_help='folder of the class folders of .avi videos',
-        splits=SPLITS,
+        __doc__,
+        'folder of the <class>_test_split<N>.txt files',
+        'folder of the class folders of .avi videos',
+        SPLITS,
         argv=argv)
 
 

@@ -18,8 +18,7 @@ import sys
 from typing import Dict, List, Optional, Sequence
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from video_lists import (Entry, read_text, run_converter,  # noqa: E402
-                         write_video_lists)
+import video_lists  # noqa: E402
 
 SPLITS = (1, 2, 3)
 NUM_CLASSES = 101
@@ -28,7 +27,8 @@ NUM_CLASSES = 101
 def read_class_index(path: str) -> Dict[str, int]:
     """Map class names to labels from 0, from ``classInd.txt`` (from 1)."""
     classes = {}
-    for line_no, line in enumerate(read_text(path).splitlines(), 1):
+    for line_no, line in enumerate(
+            video_lists.read_text(path).splitlines(), 1):
         fields = line.split()
         if not fields:
             continue
@@ -42,14 +42,16 @@ def read_class_index(path: str) -> Dict[str, int]:
     return classes
 
 
-def read_split_list(path: str, classes: Dict[str, int]) -> List[Entry]:
+def read_split_list(path: str, classes: Dict[str,
+                                             int]) -> List[video_lists.Entry]:
     """Entries of ``trainlist0N.txt`` (``path label``) or ``testlist0N.txt``.
 
     The label is that of the video's class folder; a label column, where
     present, must agree with it.
     """
     entries = []
-    for line_no, line in enumerate(read_text(path).splitlines(), 1):
+    for line_no, line in enumerate(
+            video_lists.read_text(path).splitlines(), 1):
         fields = line.split()
         if not fields:
             continue
@@ -75,31 +77,28 @@ def build_lists(ann_dir: str,
                 video_dir: str,
                 out_dir: str,
                 splits: Sequence[int] = SPLITS) -> Dict[str, List[str]]:
-    """Write the train and val lists of ``splits``.
-
-    Returns:
-        dict[str, list[str]]: The missing videos of each written list.
-    """
+    """Write the train and val lists of ``splits``; return each list's
+    missing videos."""
     classes = read_class_index(osp.join(ann_dir, 'classInd.txt'))
-    lists = {}
-    for split in splits:
-        for subset, official in (('train', 'trainlist'), ('val', 'testlist')):
-            out_file = osp.join(out_dir,
-                                f'ucf101_{subset}_split_{split}_videos.txt')
-            lists[out_file] = read_split_list(
+    return video_lists.write_lists(
+        'ucf101', {
+            (subset, split):
+            read_split_list(
                 osp.join(ann_dir, f'{official}{split:02d}.txt'), classes)
-    return write_video_lists(lists, video_dir,
-                             osp.join(out_dir, 'ucf101_missing_videos.txt'))
+            for split in splits
+            for subset, official in (('train', 'trainlist'),
+                                     ('val', 'testlist'))
+        }, video_dir, out_dir)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
-    run_converter(
+    video_lists.run_converter(
         build_lists,
         'ucf101',
-        __doc__.splitlines()[0],
-        ann_help='folder of classInd.txt, trainlist0N.txt and testlist0N.txt',
-        video_help='folder of the class folders of .avi videos',
-        splits=SPLITS,
+        __doc__,
+        'folder of classInd.txt, trainlist0N.txt and testlist0N.txt',
+        'folder of the class folders of .avi videos',
+        SPLITS,
         argv=argv)
 
 
