@@ -1,12 +1,10 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 """FAME (Foreground-background Merging) for MMAction2.
 
-Importing this package registers its modules in MMAction2's registries
-(configs use ``custom_imports = dict(imports=['projects.fame'])``) and lets
-``torch.load(weights_only=True)`` read the checkpoints MMEngine writes. It
-leaves MMEngine's checkpoint loaders as they are: ``tools/train.py`` and
-``tools/test.py`` call :func:`register_safe_checkpoint_loaders` to make
-MMEngine read every checkpoint weights-only.
+Importing it registers its modules (configs use ``custom_imports``) and
+allow-lists the types of MMEngine checkpoints for weights-only loading; the
+tools also call :func:`register_safe_checkpoint_loaders`, which makes
+MMEngine's own checkpoint loading weights-only.
 """
 from .datasets import *  # noqa: F401,F403
 from .engine import *  # noqa: F401,F403

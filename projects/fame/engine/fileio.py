@@ -1,6 +1,5 @@
 # Copyright (c) OpenMMLab. All rights reserved.
-"""Crash-safe writes for MMEngine's local file backend, and the work dir
-lock."""
+"""Crash-safe file writes, and the lock of a run's work dir."""
 import os
 import os.path as osp
 import tempfile
@@ -25,12 +24,9 @@ _held_locks: Dict[str, IO] = {}
 
 
 def write_atomic(data: bytes, filepath: Union[str, Path]) -> None:
-    """Write ``data`` so that ``filepath`` is either untouched or complete.
-
-    The bytes go to a temporary file in the same folder, are flushed to the
-    disk, and the file is renamed over ``filepath`` (``os.replace`` is
-    atomic within one file system): a process killed at any point leaves
-    the old file (or none) and at most a hidden temporary.
+    """Write ``data`` so that ``filepath`` is either untouched or complete:
+    to a temporary in the same folder, flushed to the disk, then renamed
+    over ``filepath`` (atomic within one file system).
 
     Args:
         data (bytes): The file content.
@@ -131,12 +127,8 @@ def remove_stale_temporaries(folder: Union[str, Path]) -> List[str]:
 
 @register_backend('local_atomic', force=True)
 class AtomicLocalBackend(LocalBackend):
-    """Local storage whose writes replace files atomically.
-
-    Selected by ``backend_args=dict(backend='local_atomic')`` wherever
-    MMEngine takes ``backend_args``; :class:`AtomicCheckpointHook` does so by
-    default.
-    """
+    """Local storage whose writes replace files atomically
+    (``backend_args=dict(backend='local_atomic')``)."""
 
     def put(self, obj: bytes, filepath: Union[str, Path]) -> None:
         write_atomic(obj, filepath)

@@ -29,19 +29,15 @@ def seed_iteration(seed: int, rank: int, iteration: int) -> None:
 class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
     """Epoch-based training loop that resumes exactly where it stopped.
 
-    MMEngine's ``EpochBasedTrainLoop`` resumed from a checkpoint saved
-    mid-epoch restarts the epoch from its first batch, so the resumed run
-    trains longer, and on other data, than an uninterrupted one. This loop
-    skips the batches the checkpoint has trained on (:class:`ResumableSampler`
-    starts after them; other samplers' batches are loaded and discarded, as
-    in ``IterBasedTrainLoop``), and seeds ``random``, ``numpy`` and ``torch``
-    before every step from the run's seed, the rank and the step, so the
-    draws of the training process (FAME's background permutation, colour
-    augmentation, shuffle BN) depend on nothing that ran before. With
-    :class:`ResumableSampler` and :class:`RobustRepeatAugDataset`, a resumed
-    run continues as the uninterrupted one would, bit for bit on a
-    deterministic device. With ``randomness.seed=None`` the seed restored
-    from the checkpoint is given to the sampler, which was built before.
+    MMEngine's loop restarts a mid-epoch checkpoint's epoch from its first
+    batch. This one skips the batches already trained on (other samplers
+    than :class:`ResumableSampler` load and discard them), and seeds every
+    step from the run's seed, the rank and the step, so that the draws of
+    the training process (FAME's background permutation, shuffle BN) depend
+    on nothing that ran before. With :class:`ResumableSampler` and
+    :class:`RobustRepeatAugDataset` a resumed run continues bit for bit as
+    the uninterrupted one (on a deterministic device), also with
+    ``randomness.seed=None``: the sampler gets the restored seed.
 
     Args: as ``EpochBasedTrainLoop``.
     """
@@ -51,7 +47,6 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
         self._built_seed = runner.seed  # the sampler's, before any resume
 
     def run(self):
-        """Launch training, with the sampler seeded as the resumed run."""
         self._follow_resumed_seed()
         return super().run()
 
@@ -62,7 +57,6 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
             sampler.seed = self.runner.seed
 
     def run_epoch(self) -> None:
-        """Iterate the rest of one epoch."""
         self.runner.call_hook('before_train_epoch')
         self.runner.model.train()
         trained = self._iter - self._epoch * len(self.dataloader)
@@ -72,7 +66,6 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
         self._epoch += 1
 
     def run_iter(self, idx: int, data_batch: Sequence[dict]) -> None:
-        """Seed this step's random draws, then run it."""
         seed_iteration(self.runner.seed, self.runner.rank, self._iter)
         super().run_iter(idx, data_batch)
 

@@ -17,13 +17,10 @@ from ..utils import ConfigError
 class _SkipNonFiniteMixin:
     """Skip the update of a step whose loss is not finite.
 
-    A NaN or infinite loss would write NaN into every weight through its
-    gradients, and from there into the key encoder and the queue. Instead,
-    when the loss of any process is not finite, every process skips the
-    backward pass and the update (the flag is all-reduced, then read on the
-    host, as ``Runner`` reads the loss anyway), the normalisation layers get
-    back the running statistics copied in ``optim_context``, and a warning
-    names the step.
+    A NaN loss would write NaN into every weight, and from there into the
+    key encoder and the queue. When the loss of any process is not finite,
+    every process skips backward and update, and the normalisation layers
+    get back the running statistics they had before the forward pass.
 
     Args:
         max_consecutive_skips (int): Stop with an error after this many
@@ -58,14 +55,7 @@ class _SkipNonFiniteMixin:
                       loss: Tensor,
                       step_kwargs: Optional[Dict] = None,
                       zero_kwargs: Optional[Dict] = None) -> None:
-        """Update the parameters with ``loss`` if it is finite everywhere.
-
-        Args:
-            loss (Tensor): The loss of this step.
-            step_kwargs (dict, optional): As ``OptimWrapper.update_params``.
-                Defaults to None.
-            zero_kwargs (dict, optional): As ``OptimWrapper.update_params``.
-                Defaults to None.
+        """``OptimWrapper.update_params`` if ``loss`` is finite everywhere.
 
         Raises:
             RuntimeError: After ``max_consecutive_skips`` skipped steps in a
@@ -123,11 +113,9 @@ class SkipNonFiniteAmpOptimWrapper(_SkipNonFiniteMixin, AmpOptimWrapper):
     def step(self, **kwargs) -> None:
         """The scaler's step, after giving a fused SGD's first step zeros.
 
-        PyTorch's fused SGD makes its momentum buffers at its first step
-        with ``torch.empty_like``, and leaves them so when the scaler skips
-        that step: the next steps would start from uninitialised memory.
-        With zero buffers (and no dampening) the first step gives the same
-        buffers, ``momentum * 0 + grad``, as PyTorch's.
+        Fused SGD makes its momentum buffers with ``torch.empty_like`` at its
+        first step and leaves them so when the scaler skips it. Zeros (with
+        no dampening) give PyTorch's first buffers, ``momentum * 0 + grad``.
         """
         optimizer = self.optimizer
         if not optimizer.state and isinstance(optimizer, torch.optim.SGD):

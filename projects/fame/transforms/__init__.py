@@ -1,5 +1,4 @@
 # Copyright (c) OpenMMLab. All rights reserved.
-from .fame_mask import FAMEMask
-from .load_foreground_mask import LoadForegroundMask
+from .fame_mask import FAMEMask, LoadForegroundMask
 
 __all__ = ['FAMEMask', 'LoadForegroundMask']

@@ -1,6 +1,16 @@
 # Copyright (c) OpenMMLab. All rights reserved.
+"""Transforms that put a clip's foreground mask, a bool array of shape
+(H, W), in ``results['fame_mask']``; :class:`ContrastiveDataPreprocessor`
+then merges with it instead of computing the mask on the training device.
+
+Place them after the spatial transforms (crop, flip, resize) and before
+``FormatShape``, and add ``'fame_mask'`` to the ``meta_keys`` of
+``PackActionInputs``.
+"""
+import os.path as osp
 from typing import Dict, Sequence, Union
 
+import cv2
 import numpy as np
 import torch
 from mmaction.registry import TRANSFORMS
@@ -12,25 +22,19 @@ from ..ops import (BETA_RANGE, camera_shifts, check_beta, check_beta_range,
 
 @TRANSFORMS.register_module()
 class FAMEMask(BaseTransform):
-    """Compute the FAME foreground mask of a clip in the data pipeline.
-
-    Use it to move the mask computation from the training device to the
-    dataloader workers. Place it after the spatial transforms (crop, flip)
-    and before ``FormatShape``, and add ``'fame_mask'`` to the ``meta_keys``
-    of ``PackActionInputs``; :class:`ContrastiveDataPreprocessor` then merges
-    with these masks instead of computing them.
+    """Compute FAME's foreground mask of a clip in the dataloader workers.
 
     Required keys: ``imgs`` (list of RGB uint8 frames of shape (H, W, 3)).
-    Added keys: ``fame_mask`` (bool array of shape (H, W)).
+    Added keys: ``fame_mask``.
 
     Args:
         beta (float | str): Fraction of pixels marked as foreground, in
             (0, 1], or ``'auto'`` (see :class:`FAMEBlending`). Defaults to
             0.5.
-        beta_range (Sequence[float]): Bounds of the fraction of
-            ``beta='auto'``. Defaults to ``(0.05, 0.5)``.
         hue_mode (str): ``'turns'`` (paper) or ``'radians'`` (the released
             code's hue quirk). Defaults to ``'turns'``.
+        beta_range (Sequence[float]): Bounds of the fraction of
+            ``beta='auto'``. Defaults to ``(0.05, 0.5)``.
         compensate_camera (bool): Compensate the camera's motion (see
             :class:`FAMEBlending`). Defaults to False.
     """
@@ -46,7 +50,6 @@ class FAMEMask(BaseTransform):
         self.compensate_camera = compensate_camera
 
     def transform(self, results: Dict) -> Dict:
-        """Add ``fame_mask`` to ``results``."""
         imgs = results['imgs']
         if not isinstance(imgs, list) or imgs[0].ndim != 3 \
                 or imgs[0].shape[-1] != 3:
@@ -66,3 +69,73 @@ class FAMEMask(BaseTransform):
         return (f'{self.__class__.__name__}(beta={self.beta!r}, '
                 f"hue_mode='{self.hue_mode}', beta_range={self.beta_range}, "
                 f'compensate_camera={self.compensate_camera})')
+
+
+@TRANSFORMS.register_module()
+class LoadForegroundMask(BaseTransform):
+    """Load a clip's known foreground mask, which replaces FAME's estimate
+    (the sprites of the synthetic motion dataset, a segmentation model's
+    masks).
+
+    The mask file of ``{video_prefix}/{path}.mp4`` is
+    ``{mask_prefix}/{path}.npz``, whose array ``masks`` is the foreground of
+    every frame, bool of shape (T, H, W) at the video's resolution. The
+    masks of the sampled frames are united (FAME's mask is one per clip),
+    and the union follows the crop (``crop_quadruple``, relative to the
+    decoded frame), flip and resize of the frames.
+
+    Required keys: ``filename``, ``frame_inds``, ``img_shape``; optional
+    ``crop_quadruple``, ``flip``, ``flip_direction``.
+    Added keys: ``fame_mask``.
+
+    Args:
+        video_prefix (str): Folder the video paths are relative to (the
+            dataset's ``data_prefix['video']``).
+        mask_prefix (str): Folder of the mask files, laid out as the videos.
+    """
+
+    def __init__(self, video_prefix: str, mask_prefix: str) -> None:
+        self.video_prefix = video_prefix
+        self.mask_prefix = mask_prefix
+
+    def mask_file(self, video: str) -> str:
+        """Return the path of the mask file of a video."""
+        relative = osp.relpath(video, self.video_prefix)
+        return osp.join(self.mask_prefix, osp.splitext(relative)[0] + '.npz')
+
+    def transform(self, results: Dict) -> Dict:
+        path = self.mask_file(results['filename'])
+        if not osp.isfile(path):
+            raise FileNotFoundError(
+                f'LoadForegroundMask: no mask file {path} for video '
+                f'{results["filename"]}')
+        with np.load(path) as data:
+            masks = data['masks']
+        frame_inds = np.asarray(results['frame_inds']).reshape(-1)
+        if masks.ndim != 3 or frame_inds.max() >= len(masks):
+            raise ValueError(
+                f'LoadForegroundMask: {path} must hold "masks" of shape '
+                f'(T, H, W) with a mask for every frame up to '
+                f'{frame_inds.max()}, got shape {masks.shape}')
+        union = masks[frame_inds].any(0)
+        height, width = union.shape
+        x, y, w, h = results.get('crop_quadruple', (0, 0, 1, 1))
+        left, top = round(x * width), round(y * height)
+        crop = union[top:top + max(round(h * height), 1),
+                     left:left + max(round(w * width), 1)]
+        out_h, out_w = results['img_shape']
+        mask = cv2.resize(
+            crop.astype(np.float32), (out_w, out_h),
+            interpolation=cv2.INTER_AREA) >= 0.5
+        if results.get('flip'):
+            direction = results.get('flip_direction', 'horizontal')
+            if direction in ('horizontal', 'diagonal'):
+                mask = mask[:, ::-1]
+            if direction in ('vertical', 'diagonal'):
+                mask = mask[::-1]
+        results['fame_mask'] = np.ascontiguousarray(mask)
+        return results
+
+    def __repr__(self) -> str:
+        return (f"{self.__class__.__name__}(video_prefix='{self.video_prefix}'"
+                f", mask_prefix='{self.mask_prefix}')")

@@ -1,17 +1,12 @@
 # Copyright (c) OpenMMLab. All rights reserved.
-"""Weights-only loading of checkpoints, and checking them against a model.
+"""Weights-only checkpoint loading, and checking a checkpoint against a model.
 
-MMEngine 0.10.x calls ``torch.load`` without ``weights_only``. Local files
-then load weights-only only while torch's default says so (since 2.6;
-``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` turns it off), and fail on the message
-hub (``HistoryBuffer``, numpy arrays and scalars) that MMEngine checkpoints
-hold; URLs go through ``torch.hub.load_state_dict_from_url``, whose
-``weights_only=False`` default lets a downloaded checkpoint run code. So the
-few types of MMEngine checkpoints (found by loading a ``Runner`` checkpoint
-until it succeeded) are allow-listed, and :func:`load_checkpoint_safely`
-loads with ``weights_only=True``. :func:`register_safe_checkpoint_loaders`
-makes MMEngine's ``CheckpointLoader`` use it; as it acts process-wide,
-importing ``projects.fame`` does not call it, the tools do.
+MMEngine 0.10.x calls ``torch.load`` without ``weights_only``: local files
+load weights-only only by torch's default (since 2.6, and then fail on the
+``HistoryBuffer`` and numpy objects of MMEngine checkpoints), URLs never
+(``torch.hub.load_state_dict_from_url``), so a checkpoint could run code.
+Here MMEngine's checkpoint types (found by loading a ``Runner`` checkpoint
+until it succeeded) are allow-listed and every load is weights-only.
 """
 import os
 import os.path as osp
@@ -55,11 +50,9 @@ class CheckpointMismatchError(ValueError):
 def _history_buffer_getattr(obj: Any, name: str) -> Any:
     """``builtins.getattr`` while unpickling, for ``HistoryBuffer`` only.
 
-    ``HistoryBuffer.__getstate__`` stores the class-level
-    ``_statistics_methods`` (``HistoryBuffer.min`` ...), which pickle
-    protocol 2 writes as ``getattr(HistoryBuffer, 'min')``. The real
-    ``getattr`` would let a checkpoint reach any attribute of any allowed
-    object.
+    Pickle writes ``HistoryBuffer._statistics_methods`` as
+    ``getattr(HistoryBuffer, 'min')`` ...; the real ``getattr`` would let a
+    checkpoint reach any attribute of any allowed object.
     """
     if obj is HistoryBuffer and name in ('min', 'max', 'mean', 'current'):
         return getattr(obj, name)
@@ -95,11 +88,8 @@ def _build_allow_list() -> List[Union[Callable, tuple]]:
 
 
 def register_checkpoint_safe_globals() -> None:
-    """Allow-list the types of MMEngine checkpoints for weights-only loads.
-
-    Idempotent. A no-op on torch < 2.6, which loads with
-    ``weights_only=False`` by default.
-    """
+    """Allow-list the types of MMEngine checkpoints for weights-only loads
+    (idempotent; a no-op on torch < 2.6)."""
     if _TORCH_SUPPORTS_ALLOW_LIST:
         torch.serialization.add_safe_globals(_build_allow_list())
 
@@ -216,12 +206,9 @@ def load_from_http_safely(filename: str,
 
 
 def register_safe_checkpoint_loaders() -> None:
-    """Make MMEngine load every checkpoint weights-only, in this process.
-
-    Replaces the ``CheckpointLoader`` schemes for local paths and
-    ``http(s)://``, and ``load_from_http``. Call it before building the
-    ``Runner``.
-    """
+    """Make MMEngine's ``CheckpointLoader`` load local and ``http(s)://``
+    checkpoints weights-only in this process; call it before building the
+    ``Runner``. Not called on import, as it acts process-wide."""
     register_checkpoint_safe_globals()
     CheckpointLoader.register_scheme(
         prefixes='', loader=load_from_local_safely, force=True)
@@ -240,12 +227,9 @@ def check_state_dict(saved: Mapping[str, Any],
                      prefix: str = '',
                      min_fraction: float = 1.,
                      strict: bool = False) -> None:
-    """Refuse a checkpoint's weights that do not fill a model.
-
-    Used for resuming (every tensor), testing (half of the backbone and of
-    the head) and exporting a backbone (exactly the config's). A DDP
-    ``module.`` prefix is stripped; BatchNorm's ``num_batches_tracked``
-    counters are not counted.
+    """Refuse a checkpoint's weights that do not fill a model (for resuming,
+    testing and exporting a backbone). A DDP ``module.`` prefix is stripped;
+    BatchNorm's ``num_batches_tracked`` counters are not counted.
 
     Args:
         saved (Mapping): The checkpoint's state dict.

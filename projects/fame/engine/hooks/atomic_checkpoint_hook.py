@@ -2,6 +2,7 @@
 import glob
 import os
 import os.path as osp
+from pathlib import Path
 from typing import Optional
 
 from mmaction.registry import HOOKS
@@ -20,19 +21,14 @@ POINTER = 'last_checkpoint'
 class AtomicCheckpointHook(CheckpointHook):
     """MMEngine's ``CheckpointHook`` whose files survive a crash.
 
-    A process killed while saving (``SIGKILL``, a lost node, a full disk)
-    must not leave a truncated checkpoint that ``--resume auto`` then fails
-    on. So checkpoints are written through :class:`AtomicLocalBackend`, and
-    the ``last_checkpoint`` pointer, which MMEngine writes in place, is
-    replaced atomically right after. The work dir is claimed
-    (:func:`lock_work_dir`) for the whole run, so a second run in it is
-    refused before it deletes or overwrites anything. Before training,
-    temporaries of killed writes are removed and an empty pointer (a crash
-    during MMEngine's write) is pointed at the newest checkpoint. Resuming
-    from another model's checkpoint is refused before anything is loaded.
-
-    Keep ``max_keep_ckpts`` at 2 or more: MMEngine deletes the oldest
-    checkpoint before writing the new one.
+    A process killed while saving must not leave a truncated checkpoint for
+    ``--resume auto`` to fail on: checkpoints are written atomically
+    (:class:`AtomicLocalBackend`), and so is the ``last_checkpoint`` pointer
+    right after MMEngine writes it in place. The work dir is locked for the
+    run, so a second run in it is refused before it overwrites anything.
+    Resuming from another model's checkpoint is refused before loading.
+    Keep ``max_keep_ckpts`` >= 2: MMEngine deletes the oldest checkpoint
+    before writing the new one.
 
     Args:
         out_dir (str, optional): As in ``CheckpointHook``. Defaults to None
@@ -59,7 +55,8 @@ class AtomicCheckpointHook(CheckpointHook):
             **kwargs)
 
     def before_run(self, runner) -> None:
-        """Claim the work dir and repair an empty ``last_checkpoint``."""
+        """Lock the work dir; clean up after a crash mid-write (an empty
+        ``last_checkpoint`` names the newest checkpoint)."""
         if is_main_process():
             lock_work_dir(runner.work_dir)
             remove_stale_temporaries(runner.work_dir)
@@ -67,7 +64,6 @@ class AtomicCheckpointHook(CheckpointHook):
         barrier()  # every rank reads the pointer when it resumes
 
     def before_train(self, runner) -> None:
-        """Claim the output folder too and clean it of killed writes."""
         super().before_train(runner)
         if is_main_process() and '://' not in str(self.out_dir):
             lock_work_dir(self.out_dir)
@@ -83,14 +79,10 @@ class AtomicCheckpointHook(CheckpointHook):
                 unlock_work_dir(self.out_dir)
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-        """Refuse to resume from a checkpoint of another model.
-
-        MMEngine loads the weights that fit and only warns about the others;
-        the optimizer state of a model with as many parameters of other
-        shapes (another width) then loads too, and the first step fails, or
-        without momentum trains a partly loaded model. ``load_from``
-        without resuming (e.g. a pretrained backbone) is not checked.
-        """
+        """Refuse to resume from another model's checkpoint: MMEngine loads
+        the weights that fit and only warns, and an optimizer state of as
+        many parameters (another width) loads too. ``load_from`` without
+        resuming is not checked."""
         if not runner._resume:
             return
         model = runner.model.module if is_model_wrapper(
@@ -107,11 +99,8 @@ class AtomicCheckpointHook(CheckpointHook):
     @staticmethod
     def _repair_pointer(runner) -> None:
         pointer = osp.join(runner.work_dir, POINTER)
-        if not osp.isfile(pointer):
+        if not osp.isfile(pointer) or Path(pointer).read_text().strip():
             return
-        with open(pointer) as f:
-            if f.read().strip():
-                return
         checkpoints = glob.glob(osp.join(runner.work_dir, '*.pth'))
         if not checkpoints:
             os.remove(pointer)
