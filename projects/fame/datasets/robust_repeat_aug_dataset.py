@@ -63,19 +63,12 @@ class _FrameCountCheck:
 class RobustRepeatAugDataset(RepeatAugDataset):
     """``RepeatAugDataset`` that survives bad videos and seeds each sample.
 
-    A video that cannot give a clip (missing, corrupt or truncated file, a
-    decoder error, fewer frames than a clip spans) is replaced by a random
-    other video, with one warning per file and dataloader worker. The data
-    sample of the replacement lists the skipped files under
-    ``skipped_videos``, which :class:`BadVideoHook` counts and limits.
-    Short videos are bad by default because MMAction2's ``SampleFrames``
-    loops them, a jump that FAME's frame differences would take for motion;
-    ``min_frames=1`` keeps them.
-
-    Given ``(index, seed)`` keys (:class:`ResumableSampler`), the sample and
-    any replacement are prepared with ``random``, ``numpy`` and ``torch``
-    seeded by ``seed``, so they depend on the seed, epoch and index only, not
-    on the worker: a resumed run sees the same data as an uninterrupted one.
+    A video that cannot give a clip is replaced by a random other one, with
+    one warning per file and worker; the replacement's data sample lists the
+    skipped files (``skipped_videos``) for :class:`BadVideoHook`. Videos
+    shorter than a clip are bad, as ``SampleFrames`` would loop them: a jump
+    that FAME would take for motion. An ``(index, seed)`` key
+    (:class:`ResumableSampler`) seeds the sample's random draws.
 
     Args:
         num_repeats (int): Clips per video; must be 2, the two views that
@@ -109,24 +102,19 @@ class RobustRepeatAugDataset(RepeatAugDataset):
                 'train_dataloader.dataset.num_repeats',
                 f'must be 2 (the two views of each video), got {num_repeats}')
         super().__init__(
-            *args,
-            num_repeats=num_repeats,
-            max_refetch=max_refetch,
-            **kwargs)
+            *args, num_repeats=num_repeats, max_refetch=max_refetch, **kwargs)
         self.max_bad_fraction = max_bad_fraction
         transforms = self.pipeline.transforms
         if min_frames is None:
-            sample_frames = transforms[1]
-            min_frames = (
-                (sample_frames.clip_len - 1) * sample_frames.frame_interval +
-                1)
+            frames = transforms[1]  # SampleFrames
+            min_frames = (frames.clip_len - 1) * frames.frame_interval + 1
         self.min_frames = min_frames
         transforms[0] = _FrameCountCheck(transforms[0], min_frames)
         self._warned: Set[str] = set()
 
     def load_data_list(self) -> List[dict]:
-        """The videos of ``ann_file``; a label that is not an integer is kept
-        as -1, since pretraining ignores labels."""
+        """As ``VideoDataset``'s, but a label that is not an integer is -1
+        (pretraining ignores labels)."""
         data_list = []
         for line in list_from_file(self.ann_file):
             filename, *label = line.strip().split(self.delimiter)
@@ -137,12 +125,8 @@ class RobustRepeatAugDataset(RepeatAugDataset):
         return data_list
 
     def __getitem__(self, key: Union[int, Tuple[int, int]]) -> List[dict]:
-        """The ``num_repeats`` packed clips of the video at ``key`` (an index,
-        or an index and a seed), or of a replacement.
-
-        Raises:
-            RuntimeError: If ``max_refetch`` bad videos in a row were drawn.
-        """
+        """The packed clips of the video at ``key`` (an index, or an index and
+        a seed), or of a replacement."""
         index, seed = key if isinstance(key, tuple) else (key, None)
         if not self._fully_initialized:
             self.full_init()

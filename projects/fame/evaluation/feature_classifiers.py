@@ -14,11 +14,8 @@ def knn_predict(bank_feats: Tensor,
                 num_classes: int,
                 k: int = 20,
                 temperature: float = 0.07) -> Tensor:
-    """Class scores of a weighted k-nearest-neighbour vote.
-
-    The ``k`` bank entries most cosine-similar to a query vote for their
-    class with weight ``exp(similarity / temperature)`` (the kNN monitor of
-    Wu et al., 2018, used by MoCo and DINO).
+    """Class scores of the ``k`` bank entries most cosine-similar to each
+    query, weighted ``exp(similarity / temperature)`` (Wu et al., 2018).
 
     Args:
         bank_feats (Tensor): Labelled features, shape (M, D).
@@ -96,10 +93,8 @@ def fit_linear_probe(train_feats: Tensor,
                      weight_decays: Sequence[float] = (1e-4, 1e-3, 1e-2, 1e-1,
                                                        1.0),
                      max_iter: int = 500) -> LinearProbe:
-    """Fit a linear probe, choosing its weight decay on a validation set.
-
-    Deterministic: the probe starts from zeros and L-BFGS has no randomness.
-    Ties in validation accuracy go to the stronger weight decay.
+    """Fit a linear probe, deterministically (zero init, L-BFGS), choosing
+    its weight decay on a validation set (ties: the stronger).
 
     Args:
         train_feats (Tensor): Training features, shape (N, D).
@@ -132,12 +127,10 @@ def cross_validate_linear_probe(feats: Tensor,
                                 labels: Tensor,
                                 num_classes: int,
                                 folds: int = 4) -> float:
-    """Top-1 accuracy (%) of linear probes fitted within one labelled set,
-    so that no probe is fitted on another set's biases.
+    """Top-1 accuracy (%) of linear probes fitted within one labelled set.
 
-    The videos of each class are dealt to the folds in turn; every fold is
-    tested once by a probe trained on the other folds but one, which
-    chooses the weight decay (:func:`fit_linear_probe`).
+    Each class's videos are dealt to the folds in turn; each fold is tested
+    by a probe trained on the others but one, which picks the weight decay.
 
     Args:
         feats (Tensor): Features, shape (N, D).

@@ -34,13 +34,9 @@ def predict_features(model: torch.nn.Module,
 
 @LOOPS.register_module()
 class KNNValLoop(ValLoop):
-    """Validation by a kNN vote on frozen backbone features.
-
-    Watches self-supervised pretraining without fine-tuning: each validation
-    video gets, as ``pred_score``, the class scores of a kNN vote
-    (:func:`knn_predict`) over the features of a labelled bank set, gathered
-    from all processes (a padded sampler may repeat a few bank videos), and
-    the evaluator scores them, e.g. MMAction2's ``AccMetric``.
+    """Validation by a kNN vote (:func:`knn_predict`) of a labelled bank's
+    backbone features, gathered from all processes, for each video's
+    ``pred_score``: pretraining watched without fine-tuning.
 
     Args:
         runner (Runner): The runner.
@@ -74,7 +70,6 @@ class KNNValLoop(ValLoop):
         self._bank: Tuple[Tensor, Tensor] = None
 
     def run(self) -> Dict[str, float]:
-        """Read the bank, then validate."""
         self.runner.model.eval()
         feats, labels = [], []
         for data_batch in self.bank_dataloader:
@@ -91,7 +86,6 @@ class KNNValLoop(ValLoop):
 
     @torch.no_grad()
     def run_iter(self, idx: int, data_batch: Sequence[dict]) -> None:
-        """Classify one batch by the kNN vote and pass it to the evaluator."""
         self.runner.call_hook(
             'before_val_iter', batch_idx=idx, data_batch=data_batch)
         samples, feats, _ = predict_features(self.runner.model, data_batch)

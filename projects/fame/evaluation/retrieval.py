@@ -17,11 +17,8 @@ def retrieval_recall(
     query_labels: Tensor,
     topk: Sequence[int] = (1, 5, 10, 20, 50)
 ) -> Dict[int, float]:
-    """Recall@k of nearest-neighbour retrieval by cosine similarity.
-
-    Each set is mean-centred with its own mean and L2-normalised; a query
-    is a hit at ``k`` if any of its ``k`` most similar gallery videos has
-    its class.
+    """Recall@k of retrieval by cosine similarity, each set centred on its
+    own mean: the share of queries with their class among the ``k`` nearest.
 
     Args:
         gallery_feats (Tensor): Gallery features, shape (G, D).
@@ -49,10 +46,8 @@ def retrieval_recall(
 
 @DATASETS.register_module()
 class VideoRetrievalDataset(ConcatDataset):
-    """The gallery and the query videos of a retrieval test, as one dataset.
-
-    One test pass extracts the features of both sets; each packed data
-    sample's metainfo tells them apart by ``is_query``.
+    """The gallery and the query videos of a retrieval test, as one dataset
+    whose data samples say ``is_query``.
 
     Args:
         gallery (dict | BaseDataset): The videos searched, e.g. a
@@ -78,11 +73,8 @@ class VideoRetrievalDataset(ConcatDataset):
 
 @METRICS.register_module()
 class VideoRetrievalMetric(BaseMetric):
-    """Recall@k (:func:`retrieval_recall`) of the query videos of a
-    :class:`VideoRetrievalDataset` among its gallery videos.
-
-    Each data sample must carry a feature, e.g. the ``backbone_feat`` that
-    :class:`MoCoRecognizer` predicts, and one label.
+    """Recall@k (:func:`retrieval_recall`, in %) of the query videos of a
+    :class:`VideoRetrievalDataset` among its gallery, by a predicted feature.
 
     Args:
         topk (Sequence[int]): The ``k`` values. Defaults to
@@ -124,7 +116,6 @@ class VideoRetrievalMetric(BaseMetric):
                     is_query=bool(sample['is_query'])))
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
-        """Return Recall@k in percent, as ``R{k}``."""
         feats = torch.stack([r['feat'] for r in results])
         labels = torch.tensor([r['label'] for r in results])
         is_query = torch.tensor([r['is_query'] for r in results])

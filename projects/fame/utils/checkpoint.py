@@ -28,11 +28,6 @@ except ImportError:  # pragma: no cover - numpy < 2.0
     from numpy.core import multiarray as _np_multiarray
 
 MapLocation = Union[str, torch.device, Callable, Dict[str, str], None]
-# ``add_safe_globals`` (torch 2.4) takes the ``(obj, 'full.path')`` pairs of
-# the aliases below since torch 2.6.
-_TORCH_SUPPORTS_ALLOW_LIST = (
-    hasattr(torch.serialization, 'add_safe_globals')
-    and digit_version(torch.__version__) >= digit_version('2.6.0'))
 
 
 class UnsafeCheckpointError(pickle.UnpicklingError):
@@ -48,12 +43,8 @@ class CheckpointMismatchError(ValueError):
 
 
 def _history_buffer_getattr(obj: Any, name: str) -> Any:
-    """``builtins.getattr`` while unpickling, for ``HistoryBuffer`` only.
-
-    Pickle writes ``HistoryBuffer._statistics_methods`` as
-    ``getattr(HistoryBuffer, 'min')`` ...; the real ``getattr`` would let a
-    checkpoint reach any attribute of any allowed object.
-    """
+    """``builtins.getattr`` while unpickling, for ``HistoryBuffer``'s
+    statistics methods only (the real one would reach any attribute)."""
     if obj is HistoryBuffer and name in ('min', 'max', 'mean', 'current'):
         return getattr(obj, name)
     owner = obj.__qualname__ if isinstance(obj, type) else type(obj).__name__
@@ -62,36 +53,29 @@ def _history_buffer_getattr(obj: Any, name: str) -> Any:
         'only the default HistoryBuffer statistics methods may be looked up')
 
 
-def _build_allow_list() -> List[Union[Callable, tuple]]:
-    """The entries for ``torch.serialization.add_safe_globals``."""
+def register_checkpoint_safe_globals() -> None:
+    """Allow-list the types of MMEngine checkpoints for weights-only loads
+    (idempotent; a no-op on torch < 2.6, whose ``add_safe_globals`` takes no
+    ``(obj, 'full.path')`` pairs)."""
+    if digit_version(torch.__version__) < digit_version('2.6.0'):
+        return
+    # ``message_hub.log_scalars`` holds HistoryBuffers of numpy arrays, which
+    # pickle their ``_statistics_methods`` as ``getattr(HistoryBuffer, ..)``.
     allow_list = [
-        HistoryBuffer,  # the values of ``message_hub.log_scalars``
-        (_history_buffer_getattr, 'builtins.getattr'),
-        np.ndarray,  # HistoryBuffer's ``_log_history``, ``_count_history``
-        np.dtype,
+        HistoryBuffer, (_history_buffer_getattr, 'builtins.getattr'),
+        np.ndarray, np.dtype
     ]
-    # Unpickling ``np.dtype('f8', ...)`` gives an instance of a per-dtype
-    # subclass (``numpy.dtypes.Float64DType``), whose state is then set:
-    # float64 (histories, scalars such as ``eta``), int64 (counts), int32
-    # (numpy 1.x's default int on Windows), float32 (metric values in
-    # ``runtime_info``, e.g. ``best_score``).
+    # ``np.dtype('f8', ...)`` unpickles to a per-dtype subclass: float64
+    # (histories, ``eta``), int64 (counts), int32 (numpy 1.x's int on
+    # Windows), float32 (metric values such as ``best_score``).
     allow_list += [
         type(np.dtype(t)) for t in (np.float64, np.int64, np.int32, np.float32)
     ]
-    # Arrays are rebuilt with ``_reconstruct``, numpy scalars with ``scalar``;
-    # numpy 2.x writes them under ``numpy._core``, 1.x under ``numpy.core``.
+    # Arrays and numpy scalars, under numpy 2.x's and 1.x's module names.
     for module in ('numpy._core.multiarray', 'numpy.core.multiarray'):
-        allow_list.append(
-            (_np_multiarray._reconstruct, f'{module}._reconstruct'))
-        allow_list.append((_np_multiarray.scalar, f'{module}.scalar'))
-    return allow_list
-
-
-def register_checkpoint_safe_globals() -> None:
-    """Allow-list the types of MMEngine checkpoints for weights-only loads
-    (idempotent; a no-op on torch < 2.6)."""
-    if _TORCH_SUPPORTS_ALLOW_LIST:
-        torch.serialization.add_safe_globals(_build_allow_list())
+        allow_list += [(_np_multiarray._reconstruct, f'{module}._reconstruct'),
+                       (_np_multiarray.scalar, f'{module}.scalar')]
+    torch.serialization.add_safe_globals(allow_list)
 
 
 def load_checkpoint_safely(path: Union[str, os.PathLike],
