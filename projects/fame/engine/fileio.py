@@ -14,9 +14,7 @@ try:
 except ImportError:  # pragma: no cover - Windows
     fcntl = None
 
-# Temporaries are hidden siblings of their target, where
-# ``remove_stale_temporaries`` finds what a crash left.
-TEMP_SUFFIX = '.partial'
+TEMP_SUFFIX = '.partial'  # of hidden temporaries beside their target
 # ``flock``-ed by the run that owns a work dir; the kernel releases it when
 # the process ends, however it ends.
 LOCK_NAME = '.run.lock'
@@ -65,8 +63,7 @@ def write_atomic(data: bytes, filepath: Union[str, Path]) -> None:
 
 
 def lock_work_dir(folder: Union[str, Path]) -> None:
-    """Claim ``folder`` for this process until it ends or calls
-    :func:`unlock_work_dir`; a no-op if this process holds it already.
+    """Lock ``folder`` for this process until it ends or unlocks it.
 
     Args:
         folder (str | Path): The work dir.
@@ -96,7 +93,7 @@ def lock_work_dir(folder: Union[str, Path]) -> None:
 
 
 def unlock_work_dir(folder: Union[str, Path]) -> None:
-    """Release the claim of :func:`lock_work_dir` on ``folder``, if held.
+    """Release :func:`lock_work_dir`'s lock on ``folder``, if held.
 
     Args:
         folder (str | Path): The work dir.

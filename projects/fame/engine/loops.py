@@ -30,21 +30,19 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
     """Epoch-based training loop that resumes exactly where it stopped.
 
     MMEngine's loop restarts a mid-epoch checkpoint's epoch from its first
-    batch. This one skips the batches already trained on (other samplers
-    than :class:`ResumableSampler` load and discard them), and seeds every
-    step from the run's seed, the rank and the step, so that the draws of
-    the training process (FAME's background permutation, shuffle BN) depend
-    on nothing that ran before. With :class:`ResumableSampler` and
-    :class:`RobustRepeatAugDataset` a resumed run continues bit for bit as
-    the uninterrupted one (on a deterministic device), also with
-    ``randomness.seed=None``: the sampler gets the restored seed.
+    batch; this one skips the batches trained on, and seeds every step from
+    the run's seed, the rank and the step. With :class:`ResumableSampler`
+    and :class:`RobustRepeatAugDataset`, a resumed run continues bit for bit
+    as the uninterrupted one (on a deterministic device).
 
     Args: as ``EpochBasedTrainLoop``.
     """
 
     def __init__(self, runner, dataloader, *args, **kwargs) -> None:
         super().__init__(runner, dataloader, *args, **kwargs)
-        self._built_seed = runner.seed  # the sampler's, before any resume
+        # The sampler's seed; a resumed run with ``randomness.seed=None``
+        # gives it the restored one.
+        self._built_seed = runner.seed
 
     def run(self):
         self._follow_resumed_seed()

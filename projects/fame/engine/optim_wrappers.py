@@ -15,12 +15,9 @@ from ..utils import ConfigError
 
 
 class _SkipNonFiniteMixin:
-    """Skip the update of a step whose loss is not finite.
-
-    A NaN loss would write NaN into every weight, and from there into the
-    key encoder and the queue. When the loss of any process is not finite,
-    every process skips backward and update, and the normalisation layers
-    get back the running statistics they had before the forward pass.
+    """Skip the update of a step whose loss is not finite on any process
+    (it would write NaN into every weight, the key encoder and the queue);
+    the normalisation layers get back their running statistics.
 
     Args:
         max_consecutive_skips (int): Stop with an error after this many
@@ -101,22 +98,16 @@ class SkipNonFiniteOptimWrapper(_SkipNonFiniteMixin, OptimWrapper):
 
 @OPTIM_WRAPPERS.register_module()
 class SkipNonFiniteAmpOptimWrapper(_SkipNonFiniteMixin, AmpOptimWrapper):
-    """``AmpOptimWrapper`` that skips steps whose loss is not finite.
-
-    The loss is checked before it is scaled: a non-finite loss leaves the
-    loss scale alone, while non-finite gradients of a finite loss are left
-    to the gradient scaler, which skips the step and lowers the scale.
+    """``AmpOptimWrapper`` that skips steps whose loss is not finite; the
+    scaler still handles non-finite gradients of a finite loss.
 
     Args: as :class:`_SkipNonFiniteMixin` and ``AmpOptimWrapper``.
     """
 
     def step(self, **kwargs) -> None:
-        """The scaler's step, after giving a fused SGD's first step zeros.
-
-        Fused SGD makes its momentum buffers with ``torch.empty_like`` at its
-        first step and leaves them so when the scaler skips it. Zeros (with
-        no dampening) give PyTorch's first buffers, ``momentum * 0 + grad``.
-        """
+        """The scaler's step, with zero momentum buffers for a fused SGD's
+        first step: its own ``torch.empty_like`` ones stay uninitialised when
+        the scaler skips that step (zeros give ``momentum * 0 + grad``)."""
         optimizer = self.optimizer
         if not optimizer.state and isinstance(optimizer, torch.optim.SGD):
             for group in optimizer.param_groups:

@@ -88,12 +88,11 @@ def load_checkpoint_safely(path: Union[str, os.PathLike],
             :func:`torch.load`. Defaults to ``'cpu'``.
 
     Returns:
-        Any: The loaded checkpoint, usually a dict.
+        Any: The checkpoint.
 
     Raises:
-        UnsafeCheckpointError: If the file holds types outside the allow-list.
-        UnreadableCheckpointError: If it is empty, truncated or not a
-            checkpoint.
+        UnsafeCheckpointError: If it holds types outside the allow-list.
+        UnreadableCheckpointError: If it is empty, truncated or no checkpoint.
     """
     register_checkpoint_safe_globals()
     try:
@@ -163,8 +162,8 @@ def load_from_http_safely(filename: str,
                           map_location: Any = None,
                           model_dir: Optional[str] = None,
                           progress: Optional[bool] = None) -> Any:
-    """Download a checkpoint and load it weights-only; as MMEngine's
-    ``load_from_http``, rank 0 downloads before the other ranks.
+    """Download a checkpoint (rank 0 first, as MMEngine's
+    ``load_from_http``) and load it weights-only.
 
     Args:
         filename (str): The URL.
@@ -211,30 +210,26 @@ def check_state_dict(saved: Mapping[str, Any],
                      prefix: str = '',
                      min_fraction: float = 1.,
                      strict: bool = False) -> None:
-    """Refuse a checkpoint's weights that do not fill a model (for resuming,
-    testing and exporting a backbone). A DDP ``module.`` prefix is stripped;
-    BatchNorm's ``num_batches_tracked`` counters are not counted.
+    """Refuse a checkpoint's weights that do not fill a model, ignoring a DDP
+    ``module.`` prefix and BatchNorm's ``num_batches_tracked``.
 
     Args:
         saved (Mapping): The checkpoint's state dict.
         model_state (Mapping): The model's state dict.
-        source (str): What the message calls the checkpoint.
-            Defaults to ``'it'``.
+        source (str): What the message calls the checkpoint. Defaults to
+            ``'it'``.
         prefix (str): Compare only the keys starting with it, e.g.
-            ``'backbone.'``. Defaults to ``''`` (all).
-        min_fraction (float): The share of the model's tensors that the
+            ``'backbone.'``. Defaults to ``''``.
+        min_fraction (float): The share of the model's tensors the
             checkpoint must hold, in their shape. Defaults to 1.
         strict (bool): Also refuse tensors the model does not have.
             Defaults to False.
 
     Raises:
-        CheckpointMismatchError: Saying how many tensors are missing, of
-            another shape or (``strict``) unexpected, with an example each.
+        CheckpointMismatchError: Counting the missing, reshaped and
+            (``strict``) unexpected tensors, with an example each.
     """
-    saved = {
-        k[len('module.'):] if k.startswith('module.') else k: v
-        for k, v in saved.items()
-    }
+    saved = {k.removeprefix('module.'): v for k, v in saved.items()}
 
     def compared(state: Mapping) -> List[str]:
         return [

@@ -19,24 +19,18 @@ POINTER = 'last_checkpoint'
 
 @HOOKS.register_module()
 class AtomicCheckpointHook(CheckpointHook):
-    """MMEngine's ``CheckpointHook`` whose files survive a crash.
+    """``CheckpointHook`` whose files survive a crash, in a locked work dir.
 
     A process killed while saving must not leave a truncated checkpoint for
-    ``--resume auto`` to fail on: checkpoints are written atomically
-    (:class:`AtomicLocalBackend`), and so is the ``last_checkpoint`` pointer
-    right after MMEngine writes it in place. The work dir is locked for the
-    run, so a second run in it is refused before it overwrites anything.
-    Resuming from another model's checkpoint is refused before loading.
-    Keep ``max_keep_ckpts`` >= 2: MMEngine deletes the oldest checkpoint
-    before writing the new one.
+    ``--resume auto``: checkpoints and the ``last_checkpoint`` pointer are
+    replaced atomically, and a second run in the work dir is refused. Keep
+    ``max_keep_ckpts`` >= 2: MMEngine deletes the oldest checkpoint first.
 
     Args:
-        out_dir (str, optional): As in ``CheckpointHook``. Defaults to None
-            (the work dir).
+        out_dir (str, optional): As in ``CheckpointHook``. Defaults to None.
         backend_args (dict, optional): As in ``CheckpointHook``. Defaults to
             ``dict(backend='local_atomic')`` for local folders.
-        file_client_args (dict, optional): Deprecated, as in
-            ``CheckpointHook``. Defaults to None.
+        file_client_args (dict, optional): Deprecated. Defaults to None.
         **kwargs: The other arguments of ``CheckpointHook``.
     """
 

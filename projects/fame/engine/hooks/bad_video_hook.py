@@ -15,15 +15,10 @@ COUNTS_KEY = 'bad_video_counts'
 
 @HOOKS.register_module()
 class BadVideoHook(Hook):
-    """Count, log and limit the videos the training dataset had to skip.
-
-    :class:`RobustRepeatAugDataset` lists the videos it skipped in the data
-    sample of their replacement, the way the counts leave the dataloader
-    workers. This hook sums them over batches and processes, logs the
-    epoch's count, and stops the run when bad videos exceed
-    ``train_dataloader.dataset.max_bad_fraction`` of the videos read in the
-    epoch: at its end, and within it once ``min_videos`` were read. It does
-    nothing for datasets without ``max_bad_fraction``.
+    """Count and log the videos :class:`RobustRepeatAugDataset` skipped (as
+    its data samples list them), and stop the run when they exceed its
+    ``max_bad_fraction`` of an epoch's videos read: at the epoch's end, and
+    within it once ``min_videos`` were read.
 
     Args:
         min_videos (int): Videos to read in an epoch before the fraction is
