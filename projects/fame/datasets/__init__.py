@@ -1,7 +1,7 @@
 # Copyright (c) OpenMMLab. All rights reserved.
-from .robust_repeat_aug_dataset import (SKIPPED_VIDEOS, RobustRepeatAugDataset,
+from .robust_repeat_aug_dataset import (SKIPPED_VIDEOS, ResumableSampler,
+                                        RobustRepeatAugDataset,
                                         seeded_random_state)
-from .samplers import ResumableSampler
 from .strict_video_dataset import StrictVideoDataset
 
 __all__ = [

@@ -1,12 +1,8 @@
 # Copyright (c) OpenMMLab. All rights reserved.
-"""Transforms that put a clip's foreground mask, a bool array of shape
-(H, W), in ``results['fame_mask']``; :class:`ContrastiveDataPreprocessor`
-then merges with it instead of computing the mask on the training device.
-
-Place them after the spatial transforms (crop, flip, resize) and before
-``FormatShape``, and add ``'fame_mask'`` to the ``meta_keys`` of
-``PackActionInputs``.
-"""
+"""Transforms that add a clip's foreground mask, bool (H, W), as
+``fame_mask``, which :class:`ContrastiveDataPreprocessor` then merges with.
+Place them after the spatial transforms and before ``FormatShape``, and add
+``'fame_mask'`` to the ``meta_keys`` of ``PackActionInputs``."""
 import os.path as osp
 from typing import Dict, Sequence, Union
 
@@ -22,10 +18,8 @@ from ..ops import (BETA_RANGE, camera_shifts, check_beta, check_beta_range,
 
 @TRANSFORMS.register_module()
 class FAMEMask(BaseTransform):
-    """Compute FAME's foreground mask of a clip in the dataloader workers.
-
-    Required keys: ``imgs`` (list of RGB uint8 frames of shape (H, W, 3)).
-    Added keys: ``fame_mask``.
+    """Compute FAME's mask of a clip (``imgs``: RGB uint8 frames (H, W, 3))
+    in the dataloader workers instead of on the training device.
 
     Args:
         beta (float | str): Fraction of pixels marked as foreground, in
@@ -73,20 +67,12 @@ class FAMEMask(BaseTransform):
 
 @TRANSFORMS.register_module()
 class LoadForegroundMask(BaseTransform):
-    """Load a clip's known foreground mask, which replaces FAME's estimate
-    (the sprites of the synthetic motion dataset, a segmentation model's
-    masks).
+    """Load a clip's known foreground mask instead of FAME's estimate.
 
-    The mask file of ``{video_prefix}/{path}.mp4`` is
-    ``{mask_prefix}/{path}.npz``, whose array ``masks`` is the foreground of
-    every frame, bool of shape (T, H, W) at the video's resolution. The
-    masks of the sampled frames are united (FAME's mask is one per clip),
-    and the union follows the crop (``crop_quadruple``, relative to the
-    decoded frame), flip and resize of the frames.
-
-    Required keys: ``filename``, ``frame_inds``, ``img_shape``; optional
-    ``crop_quadruple``, ``flip``, ``flip_direction``.
-    Added keys: ``fame_mask``.
+    ``{mask_prefix}/{path}.npz`` holds ``masks``, bool (T, H, W), of the
+    video ``{video_prefix}/{path}.mp4``. The masks of the sampled frames
+    (``frame_inds``) are united and follow the frames' crop
+    (``crop_quadruple``), flip and resize (to ``img_shape``).
 
     Args:
         video_prefix (str): Folder the video paths are relative to (the
