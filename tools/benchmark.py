@@ -7,13 +7,11 @@ Usage::
         [--data-root DIR] [--workers N] [--threads N] [--repeats N]
         [--beta BETA|auto] [--compensate-camera]
 
-Prints a table and writes ``WORK_DIR/benchmark.json`` (default
-``work_dirs/benchmark``): FAME's share of a pretraining step, the FAME op
-against its cost floor, the two-view against the one-view data pipeline,
-the pretraining against the supervised step (floor 8/3), their peak memory
-and the step's scaling with the batch, each a ratio of cases timed in
-interleaved rounds (``docs/benchmark.md``).
-"""
+Prints a table and writes ``WORK_DIR/benchmark.json``: FAME's share of a
+step, the FAME op against its floor, two-view against one-view data, the
+pretraining against the supervised step, their memory and the step's
+scaling with the batch, each timed in interleaved rounds
+(``docs/benchmark.md``)."""
 import argparse
 import copy
 import datetime
@@ -129,9 +127,8 @@ def paired_ratio(numerator: Sequence[float],
 
 def load_average() -> Optional[List[float]]:
     """1, 5 and 15 minute load averages, where the OS has them."""
-    if not hasattr(os, 'getloadavg'):
-        return None
-    return [round(x, 2) for x in os.getloadavg()]
+    loads = os.getloadavg() if hasattr(os, 'getloadavg') else None
+    return loads and [round(x, 2) for x in loads]
 
 
 def machine_info(device: torch.device) -> dict:
@@ -197,28 +194,14 @@ def dataloader_config(settings: Settings, root: str, two_views: bool,
     return loader
 
 
-def clips_per_second(loader_cfg: dict) -> float:
-    """Clips per second a dataloader delivers after its first batch (which
-    pays for starting the workers)."""
-    batches = iter(Runner.build_dataloader(copy.deepcopy(loader_cfg), seed=0))
-    next(batches)
-    start = time.perf_counter()
-    clips = sum(len(batch['inputs']) for batch in batches)
-    return clips / (time.perf_counter() - start)
-
-
 def measure_data(settings: Settings, root: str, workers: int, pin_memory: bool,
                  num_videos: int) -> Tuple[dict, dict, dict]:
-    """Two-view against one-view pipeline: dataloaders, then in process
-    (both datasets read video 0, then video 1, ...). A two-view sample is
-    one video, two clips: its cost is ``one_view_clips_per_s /
-    (two_view_clips_per_s / 2)``.
+    """Two-view against one-view pipeline, in dataloaders and in process.
 
     Returns:
         tuple[dict, dict, dict]: The ``data_pipeline`` result, the clips per
         second of each pass, and each dataset's first ``num_videos`` videos
-        collated as its dataloader collates them.
-    """
+        collated."""
     configs = {
         name:
         dataloader_config(settings, root, name == 'two_view', workers,
@@ -228,7 +211,12 @@ def measure_data(settings: Settings, root: str, workers: int, pin_memory: bool,
     rates: Dict[str, List[float]] = {name: [] for name in configs}
     for repeat in range(settings.data_repeats):
         for name, cfg in configs.items():
-            rates[name].append(clips_per_second(cfg))
+            # Clips per second after the first batch (which starts workers).
+            batches = iter(Runner.build_dataloader(copy.deepcopy(cfg), seed=0))
+            next(batches)
+            start = time.perf_counter()
+            clips = sum(len(batch['inputs']) for batch in batches)
+            rates[name].append(clips / (time.perf_counter() - start))
             print(f'data {repeat + 1} {name} {rates[name][-1]:.1f} clips/s')
     cost = paired_ratio([2 * r for r in rates['one_view']], rates['two_view'])
 
@@ -360,8 +348,8 @@ def linear_fit(xs: Sequence[float], ys: Sequence[float]) -> dict:
             abs(y - fixed - slope * x) / y for x, y in zip(xs, ys)))
 
 
-def table_rows(results: dict) -> List[Tuple[str, str, str, str]]:
-    """(measurement, value, target, met) rows of the printed table."""
+def format_table(results: dict) -> str:
+    """The results as a plain-text table."""
     fame, op, step = (
         results[k] for k in ('fame_fraction', 'fame_op', 'step_cost'))
     data, mem, scaling = (
@@ -372,8 +360,7 @@ def table_rows(results: dict) -> List[Tuple[str, str, str, str]]:
         return ' / '.join(f'{mem[name][key] / 2**20:.1f}'
                           for name in ('pretrain', 'supervised')) + ' MiB'
 
-    def met(ok: bool) -> str:
-        return 'yes' if ok else 'NO'
+    met = {True: 'yes', False: 'NO'}.get
 
     two_view = f"<= {data['target']}"
     rows = [
@@ -413,15 +400,10 @@ def table_rows(results: dict) -> List[Tuple[str, str, str, str]]:
         for batch, seconds, rel in zip(scaling['batches'], scaling['step_s'],
                                        scaling['per_video_relative'])
     ]
-    return rows + [
+    rows = [('measurement', 'value', 'target', 'met')] + rows + [
         ('   linear fit', f"{fit['fixed_s']:.3f} s + "
          f"{fit['per_video_s']:.3f} s/video, r2 {fit['r2']:.4f}", '', '')
     ]
-
-
-def format_table(results: dict) -> str:
-    """The results as a plain-text table."""
-    rows = [('measurement', 'value', 'target', 'met')] + table_rows(results)
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     rows.insert(1, tuple('-' * width for width in widths))
     return '\n'.join('  '.join(c.ljust(w)
@@ -436,25 +418,13 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     add('--device', default='cpu', choices=['cpu', 'cuda'])
     add('--out', default='work_dirs/benchmark', help='folder of the JSON')
     add('--quick', action='store_true', help='a smoke test: tiny shapes')
-    add('--data-root',
-        help='a dataset of tools/data/make_motion_dataset.py (default: '
-        'generate one in a temporary folder)')
+    add('--data-root', help='a motion dataset (default: a generated one)')
     add('--workers',
         type=common.at_least(0),
-        help='dataloader workers (default: the shipped config\'s, at most '
-        'the number of CPUs)')
-    add('--threads',
-        type=common.at_least(1),
-        help='torch intra-op threads (default: torch\'s); on a machine '
-        'shared with other jobs fewer may be faster')
-    add('--beta',
-        type=common.parse_beta,
-        default=0.5,
-        help="FAME's foreground fraction, or 'auto' (default 0.5)")
-    add('--compensate-camera',
-        action='store_true',
-        help='FAME compensates the camera\'s motion (FAMEBlending\'s '
-        'compensate_camera)')
+        help='dataloader workers (default: the config\'s, at most the CPUs)')
+    add('--threads', type=common.at_least(1), help='torch intra-op threads')
+    add('--beta', type=common.parse_beta, default=0.5, help="or 'auto'")
+    add('--compensate-camera', action='store_true', help='in FAME\'s mask')
     add('--repeats',
         type=common.at_least(1),
         help='timed rounds of the training steps (default 3, quick 1)')

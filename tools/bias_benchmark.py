@@ -1,23 +1,16 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 """Bias benchmark: does a representation follow motion or background?
 
-Pretrains plain MoCo and MoCo + FAME with identical settings and seeds
-(``configs/fame_r3d_tiny_motion_moco.py``, ``configs/fame_r3d_tiny_motion.py``)
-on the synthetic motion dataset (``tools/data/motion_dataset.py``), whose
-class is a sprite's motion and whose labelled lists carry a scene bias, and
-reads the frozen backbones out with a linear probe and a kNN vote on each
-test list: ``test_iid`` (the probe set's scenes), ``test_unseen_bg`` (unseen
-backgrounds: only motion tells the class), ``test_static`` (one frame
-repeated) and ``test_bg_only`` (a class's scenes without the sprite).
-
-References, read out the same way: an untrained backbone (floor) and one
-trained with the labels (``configs/bias_benchmark/
-r3d_tiny_motion_supervised.py``, the same clips and schedule). FAME's masks
-are scored against the true sprite masks in both hue modes. Diagnostics:
-``linear_cv``, probes cross-validated within ``test_unseen_bg`` (no scene
-to lean on); the positive control, instance retrieval in each pretraining's
-own pretext task; ``--true-masks``, FAME merging with the true masks; and
-``--adaptive-mask``, FAME with ``beta='auto'`` beside the fixed ``beta``.
+Pretrains MoCo and MoCo + FAME with the same settings and seeds on the
+synthetic motion dataset (``tools/data/motion_dataset.py``), whose class is
+a sprite's motion and whose labelled lists carry a scene bias, and reads the
+frozen backbones out (linear probe, kNN) on ``test_iid`` (the probe set's
+scenes), ``test_unseen_bg`` (only motion tells the class), ``test_static``
+(no motion) and ``test_bg_only`` (no sprite), beside an untrained backbone
+and one trained with the labels. Also: FAME's masks against the true ones,
+probes cross-validated within ``test_unseen_bg`` (``linear_cv``), and the
+positive control (instance retrieval in each pretraining's own task);
+``--true-masks`` and ``--adaptive-mask`` add FAME variants.
 
 Usage::
 
@@ -25,10 +18,8 @@ Usage::
         [--epochs 80] [--adaptive-mask] [--true-masks]
 
 ``DIR`` is generated first (``--size``) when it holds no dataset. Writes
-``W/results.json``, ``W/results.md`` and ``W/results.png``. Each finished
-run keeps its scores in ``W/{method}/seed{seed}/readout.json``, which a
-rerun after an interruption skips (use a new ``W`` after changing the code
-or the configs).
+``W/results.{json,md,png}``; each finished run's scores stay in
+``W/{method}/seed{seed}/readout.json``, which a rerun skips.
 """
 import argparse
 import json
@@ -55,6 +46,7 @@ from mmengine.runner import Runner, set_random_seed  # noqa: E402
 from projects.fame import evaluation, ops  # noqa: E402
 from tools import common  # noqa: E402
 from tools.data import motion_dataset  # noqa: E402
+from tools.data.motion_dataset import SIZES  # noqa: E402
 
 CONFIGS = dict(
     moco=ROOT / 'configs' / 'fame_r3d_tiny_motion_moco.py',
@@ -63,9 +55,6 @@ CONFIGS = dict(
     fame_true_masks=ROOT / 'configs' / 'fame_r3d_tiny_motion.py',
     supervised=ROOT / 'configs' / 'bias_benchmark' /
     'r3d_tiny_motion_supervised.py')
-# Pretrained and compared; then the references: an untrained backbone and
-# one trained with the labels, read out the same way.
-METHODS = ('moco', 'fame', 'random_init', 'supervised')
 # The configs' 40 epochs stop FAME before it has learned its pretext task
 # here (its control fails in every seed), 80 do not.
 EPOCHS = 80
@@ -91,11 +80,8 @@ QUERIES = dict(retrieval='plain', retrieval_merged='merged')
 RETRIEVAL_TASKS = tuple(QUERIES)
 # The positive control: a pretraining learned its own pretext task when its
 # retrieval in that task beats the untrained backbone's by CONTROL_MARGIN.
-OWN_TASK = dict(
-    moco='retrieval',
-    fame='retrieval_merged',
-    fame_auto='retrieval_merged',
-    fame_true_masks='retrieval_merged')
+OWN_TASK = dict.fromkeys(PRETRAINED,
+                         'retrieval_merged') | dict(moco='retrieval')
 CONTROL_MARGIN = 10.0
 # The FAME variants whose margin over MoCo is reported, and its key.
 MARGINS = dict(fame='fame_minus_moco', fame_auto='fame_auto_minus_moco')
@@ -110,30 +96,23 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     add('root', help='dataset folder; generated if missing')
     add('--work-dir', required=True, help='where runs and results go')
     add('--seeds', type=int, nargs='+', default=[0], help='training seeds')
-    add('--size',
-        choices=['tiny', 'default'],
-        default='default',
-        help='dataset size, if the dataset has to be generated')
+    add('--size', choices=SIZES, default='default', help='if generated')
     add('--k', type=int, default=20, help='neighbours of the kNN vote')
     add('--beta',
         type=common.parse_beta,
-        help='foreground fraction (or \'auto\') of the masks scored against '
-        'the sprites (default: the FAME config\'s)')
+        help='of the masks scored against the sprites (default: FAME\'s)')
     add('--epochs',
         type=common.at_least(2),
         default=EPOCHS,
-        help='epochs of the trainings, the warm-up a tenth of them '
-        f'(default {EPOCHS}; the configs train 40, too few for FAME to '
-        'learn its task here: docs/bias_benchmark.md)')
+        help='of the trainings, a tenth of them warm-up (the configs\' 40 '
+        'are too few for FAME here: docs/bias_benchmark.md)')
     add('--adaptive-mask',
         action='store_true',
-        help='also pretrain MoCo + FAME with beta=\'auto\' (foreground seeds '
-        'and fraction per clip) beside the fixed beta')
+        help='also pretrain MoCo + FAME with beta=\'auto\'')
     add('--true-masks',
         action='store_true',
         help='also pretrain MoCo + FAME merging with the true sprite masks '
-        'of the dataset instead of its own (a reference: how far better '
-        'masks would go)')
+        '(a reference: how far better masks would go)')
     add('--cfg-options',
         nargs='+',
         action=DictAction,
@@ -211,15 +190,9 @@ def instance_retrieval(model: torch.nn.Module,
                        ann_file: Path,
                        merged: bool = False,
                        seed: int = 0) -> float:
-    """Top-1 instance retrieval (%) of two augmented clips per video.
-
-    Each video gives two clips through the training pipeline and the data
-    preprocessor, as in pretraining; the first clips are the queries, the
-    second the gallery, compared by cosine similarity of pooled features in
-    eval mode. With ``merged`` FAME (the config's) moves each query's
-    foreground onto another video's background: FAME's pretext task, which
-    the background alone fails; without, MoCo's, which it solves.
-    """
+    """Top-1 retrieval (%) of each video's second clip by its first, made as
+    in pretraining; with ``merged`` FAME merges the queries onto other videos'
+    backgrounds (FAME's pretext task, MoCo's without)."""
     loader_cfg = cfg.train_dataloader.copy()
     loader_cfg.update(
         num_workers=0,
@@ -246,13 +219,10 @@ def instance_retrieval(model: torch.nn.Module,
 
 def read_out(model: torch.nn.Module, cfg: Config, lists: Dict[str, Path],
              num_classes: int, k: int) -> Dict[str, Dict[str, float]]:
-    """Top-1 accuracy (%) of a linear probe and of kNN on each test list.
-
-    The probe is fitted on ``probe_train``, its weight decay chosen on
-    ``probe_val``; the kNN bank is ``probe_train``. ``linear_cv`` is the
-    accuracy of probes cross-validated within ``UNBIASED_LIST``, None when
-    a class has fewer than ``CV_FOLDS`` videos; the retrieval tasks follow.
-    """
+    """Top-1 accuracy (%) on each test list of a linear probe (fitted on
+    ``probe_train``, its weight decay chosen on ``probe_val``) and of kNN;
+    ``linear_cv``, probes cross-validated within ``UNBIASED_LIST`` (None for
+    fewer than ``CV_FOLDS`` videos a class); and the retrieval tasks."""
     feats = {
         name: extract_features(model, cfg, lists[name])
         for name in ('probe_train', 'probe_val') + TEST_LISTS
@@ -293,13 +263,9 @@ def mask_quality(root: Path,
     ``recall`` (%) with two references, ``iou_bound`` (the best IoU of a
     mask of FAME's size) and ``iou_chance`` (a random mask's)."""
     sample = next(t for t in cfg.train_pipeline if t['type'] == 'SampleFrames')
-    index = list(
-        range(0, sample['clip_len'] * sample['frame_interval'],
-              sample['frame_interval']))
-    names = [
-        line.split()[0]
-        for line in (root / 'pretrain.txt').read_text().splitlines()
-    ][:max_videos]
+    step = sample['frame_interval']
+    index = list(range(0, sample['clip_len'] * step, step))
+    names = (root / 'pretrain.txt').read_text().split()[::2][:max_videos]
     clips, truths = [], []
     for name in names:
         frames = decord.VideoReader(str(root / 'videos' / name))
@@ -341,19 +307,11 @@ def summarise(per_seed: Dict[str, List[dict]]) -> dict:
                 name: [run[protocol][name] for run in runs]
                 for name in TEST_LISTS
             }
-            results[method][protocol] = dict(
-                {
-                    name: _mean(v)
-                    for name, v in values.items()
-                },
-                per_seed=values)
+            means = {name: _mean(v) for name, v in values.items()}
+            results[method][protocol] = dict(means, per_seed=values)
         cv = [run.get('linear_cv') for run in runs]
-        results[method]['linear_cv'] = {
-            UNBIASED_LIST: _mean(cv),
-            'per_seed': {
-                UNBIASED_LIST: cv
-            }
-        }
+        results[method]['linear_cv'] = dict({UNBIASED_LIST: _mean(cv)},
+                                            per_seed={UNBIASED_LIST: cv})
         for task in RETRIEVAL_TASKS:
             values = [run.get(task) for run in runs]
             results[method][task] = dict(mean=_mean(values), per_seed=values)
@@ -385,18 +343,10 @@ def summarise(per_seed: Dict[str, List[dict]]) -> dict:
 
 
 def positive_control(results: dict) -> dict:
-    """Whether each pretraining learned its own pretext task, seed by seed.
-
-    A pretraining passes in a seed when its retrieval in its own task
-    (``OWN_TASK``) is at least ``CONTROL_MARGIN`` points above the untrained
-    backbone's of that seed. The run is ``informative`` only when MoCo and
-    MoCo + FAME pass in every seed: a margin between pretrainings that did
-    not learn says nothing about FAME.
-
-    Returns:
-        dict: ``margin``, ``informative`` and, per pretrained method, its
-        ``task``, ``per_seed`` pass flags and whether it ``passed`` in all.
-    """
+    """Whether each pretraining learned its own pretext task, seed by seed:
+    its retrieval in ``OWN_TASK`` at least ``CONTROL_MARGIN`` points above the
+    untrained backbone's. ``informative`` only if MoCo and MoCo + FAME pass in
+    every seed."""
     control = dict(margin=CONTROL_MARGIN)
     for method in PRETRAINED:
         if method not in results:
@@ -564,11 +514,9 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     classes = (root / 'classes.txt').read_text().split()
     work_dir.mkdir(parents=True, exist_ok=True)
 
-    methods = list(METHODS)
-    if args.true_masks:
-        methods.insert(methods.index('fame') + 1, 'fame_true_masks')
-    if args.adaptive_mask:
-        methods.insert(methods.index('fame') + 1, 'fame_auto')
+    skip = dict(
+        fame_auto=not args.adaptive_mask, fame_true_masks=not args.true_masks)
+    methods = [m for m in NAMES if not skip.get(m)]
     per_seed: Dict[str, List[dict]] = {m: [] for m in methods}
     stages = len(args.seeds) * len(methods)
     for stage, (seed, method) in enumerate(product(args.seeds, methods), 1):

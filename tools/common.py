@@ -118,13 +118,6 @@ def clip_indices(num_frames: int, clip_len: int, frame_interval: int,
     return (start + frame_interval * np.arange(clip_len)) % num_frames
 
 
-def clip_rng(path: str, seed: int) -> np.random.Generator:
-    """The generator of a video's clip position, from the seed and the file
-    name: a video gets the same clip wherever it is listed."""
-    return np.random.default_rng(
-        [seed, zlib.crc32(osp.basename(path).encode())])
-
-
 def centre_square(frames: np.ndarray, size: int) -> np.ndarray:
     """Resize (T, H, W, 3) frames to a short side of ``size``, crop square."""
     height, width = frames.shape[1:3]
@@ -142,23 +135,19 @@ def centre_square(frames: np.ndarray, size: int) -> np.ndarray:
 
 def load_clip(path: str, clip_len: int, frame_interval: int, crop_size: int,
               seed: int) -> dict:
-    """Decode a clip of a video at the position :func:`clip_rng` draws.
-
-    Returns:
-        dict: ``path``, ``frames`` (T, S, S, 3) RGB uint8, their
-        ``indices``, the video's ``num_frames``, ``size`` (H, W) and
-        ``fps``.
-
-    Raises:
-        OSError: Naming the file, if decord cannot read it.
-    """
+    """Decode a clip at a position drawn from ``seed``: a dict of
+    ``path``, ``frames`` (T, S, S, 3) uint8, ``indices``, ``num_frames``,
+    ``size`` (H, W) and ``fps``; OSError naming an unreadable file."""
     try:
         reader = decord.VideoReader(path, num_threads=1)
         num_frames = len(reader)
         if num_frames == 0:
             raise RuntimeError('no frames')
-        indices = clip_indices(num_frames, clip_len, frame_interval,
-                               clip_rng(path, seed))
+        # Drawn from the seed and the file name: a video gets the same clip
+        # wherever it is listed.
+        rng = np.random.default_rng(
+            [seed, zlib.crc32(osp.basename(path).encode())])
+        indices = clip_indices(num_frames, clip_len, frame_interval, rng)
         frames = reader.get_batch(indices.tolist()).asnumpy()
         fps = reader.get_avg_fps()
     except (RuntimeError, decord.DECORDError) as err:

@@ -8,25 +8,14 @@ Usage::
         [--crop-size 64] [--seed 0] [--background-videos DIR]
         [--camera-speed 0] [--compensate-camera] [--real VIDEO ...]
 
-On synthetic clips of the motion dataset's generator, rendered in memory
-with sprites of every size in ``--sprite-size`` (diameter as a fraction of
-the side), each setting's masks are scored against the union of the true
-sprite masks over the clip, in bins of its area: ``iou``, ``recall`` (share
-of the sprite inside the mask), ``iou_bound`` (the best IoU of a mask of
-that size, ``min(a, f) / max(a, f)``) and ``fraction`` (the mask's share of
-the frame). ``--camera-speed V`` films every clip with a camera panning V
-pixels a frame, in a direction of its own.
-
-On real videos (``--real``: a 16x2 clip at 112 px, where
-``tools/visualize_fame.py`` takes it), each setting is scored by the share
-of the clip's motion map inside the mask (``motion_inside``), beside the
-mask's ``fraction`` (a random mask's share), with each clip's ``cut_ratio``
-(``FAMEBlending``'s shot-cut guard) and ``camera_shift`` (pixels a frame).
-``--compensate-camera`` compensates the camera's motion in the masks and in
-the real clips' motion map.
-
-Writes ``DIR/mask_quality.json``, ``.md`` and ``.png`` (IoU per size bin).
-"""
+Synthetic clips of sprites of every size in ``--sprite-size`` (optionally
+filmed by a camera panning ``--camera-speed`` pixels a frame): each
+setting's masks against the union of the true sprite masks, by the
+sprite's area (``iou``, ``recall``, ``iou_bound``: the best IoU of a mask
+of that size, ``fraction``: the mask's share). Real videos (``--real``,
+the clip ``tools/visualize_fame.py`` draws): the share of the motion map
+inside the mask (``motion_inside``), with each clip's ``cut_ratio`` and
+``camera_shift``. Writes ``DIR/mask_quality.json``, ``.md`` and ``.png``."""
 import argparse
 import sys
 from pathlib import Path
@@ -55,40 +44,26 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         description='Score FAME mask settings against true sprite masks '
         'and by the motion they hold on real videos')
     add = parser.add_argument
+    pair = dict(type=float, nargs=2, metavar=('LOW', 'HIGH'))
     add('--out', required=True, help='folder of the results')
     add('--betas',
         type=common.parse_beta,
         nargs='+',
         default=[0.5, 0.25, 0.1, 'auto'],
-        help="settings to score: fixed fractions and/or 'auto'")
-    pair = dict(type=float, nargs=2, metavar=('LOW', 'HIGH'))
-    add('--beta-range',
-        default=(0.05, 0.5),
-        help="bounds of the fraction of beta 'auto'",
-        **pair)
-    add('--videos', type=int, default=400, help='synthetic clips')
-    add('--sprite-size',
-        default=(0.15, 0.7),
-        help='range of the sprites\' diameter, a fraction of the side',
-        **pair)
-    add('--crop-size',
-        type=int,
-        default=64,
-        help=f'side of the synthetic clips, at most {FRAME_SIZE}')
+        help="fixed fractions and/or 'auto'")
+    add('--beta-range', default=(0.05, 0.5), help="bounds of 'auto'", **pair)
+    add('--videos',
+        type=common.at_least(1),
+        default=400,
+        help='synthetic clips')
+    add('--sprite-size', default=(0.15, 0.7), help='sprite diameters', **pair)
+    add('--crop-size', type=int, default=64, help=f'16 to {FRAME_SIZE}')
     add('--seed', type=int, default=0, help='seed of the synthetic clips')
     add('--background-videos',
         metavar='DIR',
-        help='folder of videos to crop half the synthetic clips\' '
-        'backgrounds from, as the dataset generator does (default: '
-        'textures only)')
-    add('--camera-speed',
-        type=float,
-        default=0.,
-        help='pan of the synthetic clips\' camera, pixels a frame at '
-        '--crop-size (default 0: a still camera)')
-    add('--compensate-camera',
-        action='store_true',
-        help='find the masks with the camera\'s motion compensated')
+        help='videos to crop half the backgrounds from (default: textures)')
+    add('--camera-speed', type=float, default=0., help='camera pan, px/frame')
+    add('--compensate-camera', action='store_true', help='compensate it')
     add('--real', nargs='+', default=[], help='real videos to score')
     args = parser.parse_args(argv)
     try:
@@ -96,9 +71,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         motion_dataset.check_sprite_size(tuple(args.sprite_size))
     except ValueError as err:
         parser.error(str(err))
-    if args.videos < 1 or not 16 <= args.crop_size <= FRAME_SIZE:
-        parser.error(f'--videos must be >= 1 and --crop-size in [16, '
-                     f'{FRAME_SIZE}]')
+    if not 16 <= args.crop_size <= FRAME_SIZE:
+        parser.error(f'--crop-size must be in [16, {FRAME_SIZE}]')
     pan = args.camera_speed * (CLIP_LEN - 1) / args.crop_size
     if not 0 <= pan <= MAX_PAN:
         parser.error(f'--camera-speed must be in [0, '

@@ -8,29 +8,15 @@ Usage::
         [--num-shown 8] [--quirk] [--compensate-camera] [--seed 0] [--gif]
         [--palette]
 
-From each video a clip is taken at a random position (drawn from
-``--seed`` and the file name), the largest centred square of each frame
-resized to ``crop-size``, and FAME's maps computed by ``projects.fame.ops``.
-``DIR/NAME.png`` shows ``num-shown`` evenly spaced frames (columns) and, in
-the first column, what FAME computes once per clip:
-
-====== ============================== =====================================
-row    first column (per clip)        frame columns
-====== ============================== =====================================
-frames temporal mean (colour input)   the sampled frames
-motion motion map; outlines: fore-    absolute difference to the next frame
-       ground seeds (white), back-    (summed over RGB, square root, one
-       ground seeds (cyan)            scale for the clip)
-colour foreground likelihood          the likelihood over each frame
-mask   the binary mask (white: kept)  the frames, background dimmed
-merged a frame of the background clip the merged clip FAME trains on
-====== ============================== =====================================
-
-The background comes from the next video of the list (the last video takes
-the first one's), or a static checkerboard for a single video. ``--gif``
-also writes ``DIR/NAME.gif``, every frame as ``frame | mask | merged`` at
-the video's speed; ``--palette`` writes 256-colour PNGs (a third the size).
-"""
+A clip of each video (at a position drawn from ``--seed`` and the file
+name, the centred square resized to ``--crop-size``) goes through
+``projects.fame.ops``. ``DIR/NAME.png`` shows, first per clip, then for
+``--num-shown`` frames: the temporal mean, then the frames; the motion map
+with the foreground (white) and background (cyan) seeds, then the frame
+differences; the colour score; the mask, then the frames with the
+background dimmed; a frame of the background clip (the next video's, or a
+checkerboard for one video), then the merged clip. ``--gif`` also writes
+``DIR/NAME.gif`` (``frame | mask | merged``); ``--palette`` 256 colours."""
 import argparse
 import os.path as osp
 import sys
@@ -120,16 +106,9 @@ def run_fame(frames: np.ndarray,
              beta: Union[float, str],
              hue_mode: str,
              compensate_camera: bool = False) -> Dict[str, np.ndarray]:
-    """FAME maps of a clip (T, H, W, 3) uint8 and the clip merged onto
-    ``background``'s (the same shape).
-
-    Returns:
-        dict: ``motion`` and ``score`` (H, W) maps in [0, 1], the boolean
-        ``mask`` (H, W), the ``merged`` clip (T, H, W, 3) uint8, the
-        ``seeds`` (:func:`seed_regions`), the mask's ``fraction`` of the
-        frame, ``motion_inside`` it and, with ``compensate_camera``, the
-        mean camera ``shift`` in pixels a frame (else None).
-    """
+    """FAME on a clip (T, H, W, 3) uint8 merged onto ``background``'s:
+    ``motion`` and ``score`` maps, ``mask``, ``merged`` clip, ``seeds``, the
+    mask's ``fraction``, ``motion_inside`` it and the camera ``shift``."""
     clips = torch.stack([common.to_tensor(c) for c in (frames, background)])
     clip = clips[:1]
     shifts = ops.camera_shifts(clip) if compensate_camera else None
@@ -234,16 +213,14 @@ def make_sheet(clip: Dict, background: Dict, fame: Dict[str, np.ndarray],
     frames = clip['frames']
     size = args.crop_size
     shown = np.linspace(0, len(frames) - 1, args.num_shown).round()
-    shown = shown.astype(int)
-    sheet = np.empty((*sheet_shape(size, args.num_shown), 3), np.uint8)
-    sheet[:] = BACKDROP
+    sheet = np.full((*sheet_shape(size, args.num_shown), 3), BACKDROP,
+                    np.uint8)
 
     def paste(row: int, column: int, image: np.ndarray) -> None:
         y, x = cell_origin(row, column, size)
         sheet[y:y + size, x:x + size] = image
 
-    mean_frame = frames.astype(np.float32).mean(0).round().astype(np.uint8)
-    paste(0, 0, mean_frame)
+    paste(0, 0, frames.astype(np.float32).mean(0).round().astype(np.uint8))
     motion = heatmap(fame['motion'], cv2.COLORMAP_INFERNO)
     seeds = fame['seeds']
     outline(motion, seeds['foreground'], FOREGROUND_SEED_COLOUR)
@@ -259,11 +236,10 @@ def make_sheet(clip: Dict, background: Dict, fame: Dict[str, np.ndarray],
     # One scale for the clip; the square root shows faint motion beside a
     # strong one (e.g. a scene cut).
     steps = np.sqrt(steps / max(steps.max(), 1e-8))
-    for column, t in enumerate(shown, start=1):
+    steps = np.concatenate([steps, steps[-1:]])  # the last frame's: its own
+    for column, t in enumerate(shown.astype(int), start=1):
         paste(0, column, frames[t])
-        paste(1, column,
-              heatmap(steps[min(t,
-                                len(steps) - 1)], cv2.COLORMAP_INFERNO))
+        paste(1, column, heatmap(steps[t], cv2.COLORMAP_INFERNO))
         paste(2, column, cv2.addWeighted(frames[t], 0.45, score, 0.55, 0))
         paste(3, column, dim_background(frames[t], fame['mask']))
         paste(4, column, fame['merged'][t])
@@ -274,7 +250,8 @@ def make_sheet(clip: Dict, background: Dict, fame: Dict[str, np.ndarray],
         f'{osp.basename(clip["path"])}  {width}x{height}, '
         f'{clip["num_frames"]} frames',
         f'clip {len(frames)}x{args.frame_interval} from frame '
-        f'{clip["indices"][0]}; background: {background["name"]}',
+        f'{clip["indices"][0]}; background: '
+        f'{osp.basename(background["path"])}',
         f'crop {size}  beta {beta_text(args.beta, fame)}  hue {hue_mode}  '
         f'seed {args.seed}  '
         f"|  motion inside the mask: {100 * fame['motion_inside']:.0f}%"
@@ -283,7 +260,7 @@ def make_sheet(clip: Dict, background: Dict, fame: Dict[str, np.ndarray],
         header[-1] += f'  |  camera compensated: {fame["shift"]:.2f} px/frame'
     lines = [part for line in header for part in wrap(line, sheet.shape[1])]
     put_lines(sheet, lines[:HEADER_LINES], 6, LINE_STEP)
-    titles = ['per clip'] + [f't={clip["indices"][t]}' for t in shown]
+    titles = ['per clip'] + [f't={clip["indices"][int(t)]}' for t in shown]
     for column, title in enumerate(titles):
         y, x = cell_origin(0, column, size)
         put_lines(sheet, [title], x + 2, y - 4, scale=0.35)
@@ -311,15 +288,7 @@ def dim_background(frame: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return image
 
 
-def gif_frames(clip: Dict, fame: Dict[str, np.ndarray]) -> List[np.ndarray]:
-    """Every frame of the clip as ``frame | mask | merged``."""
-    return [
-        np.concatenate([f, dim_background(f, fame['mask']), m], axis=1)
-        for f, m in zip(clip['frames'], fame['merged'])
-    ]
-
-
-def write_gif(path: Path, frames: List[np.ndarray], fps: float,
+def write_gif(path: str, frames: List[np.ndarray], fps: float,
               frame_interval: int) -> None:
     """Write an endlessly looping GIF at the clip's real speed."""
     duration = max(20, round(1000 * frame_interval / fps))
@@ -381,11 +350,9 @@ def main(argv: Optional[Sequence[str]] = None) -> List[Dict]:
 
     def get_clip(index: int) -> Dict:
         if index not in clips:
-            path = args.videos[index]
-            clips[index] = common.load_clip(path, args.clip_len,
+            clips[index] = common.load_clip(args.videos[index], args.clip_len,
                                             args.frame_interval,
                                             args.crop_size, args.seed)
-            clips[index]['name'] = osp.basename(args.videos[index])
         return clips[index]
 
     results = []
@@ -398,15 +365,13 @@ def main(argv: Optional[Sequence[str]] = None) -> List[Dict]:
                 background = get_clip((index + 1) % num_videos)
             else:
                 background = dict(
-                    name='checkerboard (only one video given)',
+                    path='checkerboard (only one video given)',
                     frames=checkerboard(args.clip_len, args.crop_size))
             fame = run_fame(clip['frames'], background['frames'], args.beta,
                             hue_mode, args.compensate_camera)
             sheet_path = out_dir / f'{names[index]}.png'
-            sheet = make_sheet(clip, background, fame, args)
-            image = Image.fromarray(sheet)
-            if args.palette:
-                image = to_palette(image)
+            image = Image.fromarray(make_sheet(clip, background, fame, args))
+            image = to_palette(image) if args.palette else image
             image.save(sheet_path, optimize=True)
             result = dict(
                 video=clip['path'],
@@ -414,9 +379,12 @@ def main(argv: Optional[Sequence[str]] = None) -> List[Dict]:
                 motion_inside=fame['motion_inside'])
             if args.gif:
                 result['gif'] = str(out_dir / f'{names[index]}.gif')
-                write_gif(
-                    Path(result['gif']), gif_frames(clip, fame), clip['fps'],
-                    args.frame_interval)
+                frames = [  # frame | mask | merged
+                    np.concatenate([f, dim_background(f, fame['mask']), m], 1)
+                    for f, m in zip(clip['frames'], fame['merged'])
+                ]
+                write_gif(result['gif'], frames, clip['fps'],
+                          args.frame_interval)
             results.append(result)
             # Video 0 is the last video's background: keep it to the end.
             if index > 0:

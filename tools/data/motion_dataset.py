@@ -1,31 +1,23 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 """The synthetic motion dataset: a known background bias.
 
-Every video shows one sprite moving over a static background; the class is
-the sprite's motion only (translation in four directions, an orbit either
-way, oscillation along either axis), its position and speed are drawn
-independently of the class and its look is one of ``APPEARANCES`` shared by
-all videos. The sprite is sized as FAME assumes actors to be, 0.4-0.7 of
-the frame side (``beta = 0.5`` keeps half a frame).
+Each video shows a sprite (the actor, 0.4-0.7 of the frame side, one of
+``APPEARANCES`` looks) moving over a static background; its class is the
+motion alone (``MOTIONS``). ``root`` holds ``classes.txt`` and the lists
+``LISTS``, lines ``{list}/{index:05d}.mp4 {label}`` relative to
+``root/videos`` (MMAction2's ``VideoDataset``), and the true sprite masks,
+``masks/{list}/{index:05d}.npz`` (``masks``, bool (T, H, W)). Videos are
+128x128 mp4, intra-only so that a static background decodes the same in
+every frame. ``test_static`` repeats the middle frame of each ``test_iid``
+video, ``test_bg_only`` holds no sprite.
 
-Layout under ``root``: ``classes.txt`` and the lists ``LISTS`` (``pretrain``
-unlabelled in use; ``probe_train``/``probe_val`` for a probe;
-``test_iid`` over seen, ``test_unseen_bg`` over unseen backgrounds;
-``test_static``, the middle frame of each ``test_iid`` video repeated;
-``test_bg_only``, seen backgrounds without a sprite), lines
-``{list}/{index:05d}.mp4 {label}`` relative to ``root/videos`` (MMAction2's
-``VideoDataset``); ``masks/{list}/{index:05d}.npz`` holds ``masks``, the true
-sprite mask, bool (T, H, W). Videos are 128x128 mp4 (intra-only, 25 fps),
-32 frames (24 for ``tiny``); a static background decodes to the same pixels
-in every frame.
-
-Backgrounds come from two disjoint pools: one seen background per
-pretraining video, one unseen per ``test_unseen_bg`` video. Each class owns
-``scenes`` seen backgrounds, and a labelled video of the other lists is set
-in one of its class's scenes with probability ``SCENE_BIAS`` (else in a seen
-background of no class). A background is a procedural texture or, with
-``background_videos``, with even odds a contrast-reduced crop of one of
-those videos (split between the pools). Every item draws from its own
+Each pretraining video has a seen background of its own, each
+``test_unseen_bg`` video an unseen one. Each class owns ``scenes`` seen
+backgrounds, and a video of the other lists is set in one of its class's
+scenes with probability ``SCENE_BIAS`` (else in a seen background of no
+class): there the background partly predicts the class. A background is a
+procedural texture or, with ``background_videos``, with even odds a crop of
+one of those videos (split between the two pools). Each item draws from
 ``numpy.random.default_rng([seed, stream, index])``; ``pretrain.txt`` is
 written last and marks a complete dataset.
 """
@@ -160,13 +152,9 @@ def background(seed: int, stream: str, index: int,
 
 @lru_cache(maxsize=1)
 def load_sources(folder: Optional[str]) -> Dict[str, np.ndarray]:
-    """``SOURCE_FRAMES`` frames (N, h, w, 3) of every video in ``folder``
-    at a short side of ``SOURCE_SIDE``, by file name; {} for None.
-
-    Raises:
-        FileNotFoundError: If ``folder`` is not a folder of videos.
-        ValueError: If one of its videos cannot be decoded.
-    """
+    """``SOURCE_FRAMES`` frames (N, h, w, 3) of each video in ``folder``
+    at a short side of ``SOURCE_SIDE``, by file name; {} for None. Raises
+    FileNotFoundError or ValueError naming a missing folder or bad video."""
     if folder is None:
         return {}
     if not Path(folder).is_dir():
@@ -318,21 +306,9 @@ def render_video(
     num_frames: int,
     sprite_size: Tuple[float, float] = SPRITE_SIZE
 ) -> Tuple[np.ndarray, np.ndarray]:
-    """Render a sprite moving with the motion of class ``label``.
-
-    Args:
-        rng (np.random.Generator): The video's generator (motion).
-        look (np.random.Generator): The sprite's appearance generator.
-        label (int): Index of the class in ``CLASSES``.
-        background (np.ndarray): RGB uint8 image (H, W, 3).
-        num_frames (int): Number of frames T.
-        sprite_size (tuple[float, float]): Range of the sprite's diameter,
-            a fraction of the frame side. Defaults to ``SPRITE_SIZE``.
-
-    Returns:
-        tuple[np.ndarray, np.ndarray]: Frames, uint8 (T, H, W, 3), and
-        sprite masks (alpha >= 0.5), bool (T, H, W).
-    """
+    """Frames (T, H, W, 3) uint8 of a sprite (its look and diameter, in
+    ``sprite_size``, from ``look``) moving over ``background`` with the
+    motion of class ``label`` (from ``rng``), and its masks (T, H, W)."""
     height, width = background.shape[:2]
     radius = look.uniform(*sprite_size) * height / 2
     colours, alpha = _make_sprite(look, radius)
@@ -384,41 +360,6 @@ def _write_sample(root: Path, name: str, frames: np.ndarray,
     mask_path = root / 'masks' / f'{name}.npz'
     mask_path.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(mask_path, masks=masks)
-
-
-def _make_sample(
-    seed: int,
-    list_name: str,
-    index: int,
-    num_frames: int,
-    scenes: int,
-    seen: Callable[[int], np.ndarray],
-    num_seen: int,
-    unseen: Callable[[int], np.ndarray],
-    sprite_size: Tuple[float, float] = SPRITE_SIZE
-) -> Tuple[int, np.ndarray, np.ndarray]:
-    """Label, frames and masks of video ``index`` of a list (not
-    ``test_static``). Pretraining videos take the seen backgrounds in order,
-    ``test_unseen_bg`` the unseen ones; a video of another list is in one of
-    its class's scenes, seen backgrounds ``label + num_classes * j``, with
-    probability ``SCENE_BIAS``. Labels run round-robin over classes."""
-    label = index % len(CLASSES)
-    rng = _rng(seed, list_name, index)
-    if list_name == 'pretrain':
-        image = seen(index)
-    elif list_name == 'test_unseen_bg':
-        image = unseen(index)
-    elif rng.random() < SCENE_BIAS:
-        scene = int(rng.integers(scenes))
-        image = seen(label + len(CLASSES) * scene)
-    else:  # a seen background that is no class's scene
-        image = seen(int(rng.integers(len(CLASSES) * scenes, num_seen)))
-    if list_name == 'test_bg_only':
-        frames = np.repeat(image[None], num_frames, axis=0)
-        return label, frames, np.zeros(frames.shape[:3], dtype=bool)
-    look = _rng(seed, 'appearance', int(rng.integers(APPEARANCES)))
-    return (label, ) + render_video(rng, look, label, image, num_frames,
-                                    sprite_size)
 
 
 def check_sprite_size(sprite_size: Tuple[float, float]) -> None:
@@ -473,24 +414,9 @@ def generate(root: str,
              overwrite: bool = False,
              sprite_size: Tuple[float, float] = SPRITE_SIZE,
              background_videos: Optional[str] = None) -> dict:
-    """Generate the dataset (see the module docstring) in ``root``.
-
-    Args:
-        root (str): Output folder: new, empty, or holding a dataset, which
-            is kept (checked) unless ``overwrite``.
-        size (str): ``'tiny'`` (seconds) or ``'default'``.
-        seed (int): Non-negative seed. Defaults to 0.
-        progress (bool): Show a progress bar. Defaults to True.
-        overwrite (bool): Replace a dataset in ``root``. Defaults to False.
-        sprite_size (tuple[float, float]): Range of the sprites' diameter,
-            within ``(0, MAX_SPRITE_SIZE]``. Defaults to ``SPRITE_SIZE``.
-        background_videos (str, optional): Folder of videos half the
-            backgrounds are cropped from. Defaults to None (textures).
-
-    Returns:
-        dict: ``root``, ``video_dir``, ``mask_dir``, ``classes``, ``lists``
-        (list file by name) and ``counts`` (videos by list name).
-    """
+    """Generate the dataset of ``size`` in ``root`` (new, empty, or holding
+    a dataset, kept unless ``overwrite``). Returns its ``root``,
+    ``video_dir``, ``mask_dir``, ``classes``, ``lists`` and ``counts``."""
     if size not in SIZES:
         raise ValueError(f'size must be one of {list(SIZES)}, got {size!r}')
     check_sprite_size(sprite_size)
@@ -517,26 +443,37 @@ def generate(root: str,
         for name in ('pretrain', 'probe_train', 'probe_val', 'test_iid',
                      'test_unseen_bg', 'test_bg_only')
     }
-    seen_names, unseen_names = _split_sources(list(sources), seed)
-    seen = partial(
-        background,
-        seed,
-        'seen_bg',
-        sources=[sources[name] for name in seen_names])
-    unseen = partial(
-        background,
-        seed,
-        'unseen_bg',
-        sources=[sources[name] for name in unseen_names])
+    seen, unseen = ([sources[name] for name in names]
+                    for names in _split_sources(list(sources), seed))
+    num_frames, scenes = config['num_frames'], config['scenes']
+
+    def sample(list_name: str,
+               index: int) -> Tuple[int, np.ndarray, np.ndarray]:
+        """Label, frames and masks of a video; see the module docstring."""
+        label = index % len(CLASSES)
+        rng = _rng(seed, list_name, index)
+        if list_name == 'pretrain':
+            image = background(seed, 'seen_bg', index, seen)
+        elif list_name == 'test_unseen_bg':
+            image = background(seed, 'unseen_bg', index, unseen)
+        elif rng.random() < SCENE_BIAS:
+            scene = label + len(CLASSES) * int(rng.integers(scenes))
+            image = background(seed, 'seen_bg', scene, seen)
+        else:  # a seen background that is no class's scene
+            other = rng.integers(len(CLASSES) * scenes, counts['pretrain'])
+            image = background(seed, 'seen_bg', int(other), seen)
+        if list_name == 'test_bg_only':
+            frames = np.repeat(image[None], num_frames, axis=0)
+            return label, frames, np.zeros(frames.shape[:3], dtype=bool)
+        look = _rng(seed, 'appearance', int(rng.integers(APPEARANCES)))
+        return (label, ) + render_video(rng, look, label, image, num_frames,
+                                        sprite_size)
+
     lines: Dict[str, List[str]] = {name: [] for name in LISTS}
-    num_frames = config['num_frames']
     bar = ProgressBar(sum(counts.values())) if progress else None
     for list_name, count in counts.items():
         for index in range(count):
-            label, frames, masks = _make_sample(seed, list_name, index,
-                                                num_frames, config['scenes'],
-                                                seen, counts['pretrain'],
-                                                unseen, sprite_size)
+            label, frames, masks = sample(list_name, index)
             name = f'{list_name}/{index:05d}'
             _write_sample(root_path, name, frames, masks)
             lines[list_name].append(f'{name}.mp4 {label}\n')

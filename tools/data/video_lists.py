@@ -49,22 +49,15 @@ def find_videos(entries: Sequence[Entry], video_dir: str,
 def write_lists(dataset: str, entries: Dict[Tuple[str, Optional[int]],
                                             Sequence[Entry]], video_dir: str,
                 out_dir: str) -> Dict[str, List[str]]:
-    """Write the lists of a dataset and return the missing videos of each.
-
-    The entries of subset ``s`` (``train``, ``val``) of split ``n`` go to
-    ``{dataset}_{s}_split_{n}_videos.txt``, or ``{dataset}_{s}_list_
-    videos.txt`` for ``n`` None. Every list is checked before any is
-    written, so that an unusable one leaves the old lists as they were.
-    Missing videos are left out, printed (``MAX_NAMED`` a list) and listed
-    in ``{dataset}_missing_videos.txt`` as ``list path`` lines (removed when
-    none is missing).
-    """
-    lists = {
-        osp.join(
-            out_dir, f'{dataset}_{subset}_' + ('list' if split is None else f'split_{split}') + '_videos.txt'):
-        videos
-        for (subset, split), videos in entries.items()
-    }
+    """Write ``{dataset}_{subset}_split_{split}_videos.txt`` (or
+    ``_list_`` for split None) and return each list's missing videos, which
+    are left out, printed and listed in ``{dataset}_missing_videos.txt``.
+    Every list is checked before any is written."""
+    lists = {}
+    for (subset, split), videos in entries.items():
+        name = 'list' if split is None else f'split_{split}'
+        lists[osp.join(out_dir,
+                       f'{dataset}_{subset}_{name}_videos.txt')] = videos
     found = {
         out_file: find_videos(videos, video_dir, out_file)
         for out_file, videos in lists.items()

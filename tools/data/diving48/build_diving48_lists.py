@@ -1,20 +1,14 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 """Build MMAction2 video lists of Diving48 (V2).
 
-Reads the official ``Diving48_V2_train.json`` and ``Diving48_V2_test.json``
-(entries with ``vid_name``, ``label``, ``start_frame``, ``end_frame``) and
-writes ``diving48_{train,val}_list_videos.txt``, lines
-``vid_name.mp4 label``: the lists the configs in
-``configs/transfer/diving48`` read. The videos of ``Diving48_V2_rgb.tar.gz``
-are already trimmed to ``start_frame``-``end_frame``, so the frame range is
-not needed. Videos missing under the video folder are left out and
-reported.
+From the official ``Diving48_V2_{train,test}.json`` (entries with
+``vid_name`` and ``label``; the videos are already trimmed) to
+``diving48_{train,val}_list_videos.txt``, lines ``vid_name.mp4 label``.
 
 Usage::
 
     python tools/data/diving48/build_diving48_lists.py [--ann-dir DIR]
-        [--video-dir DIR] [--out-dir DIR]
-"""
+        [--video-dir DIR] [--out-dir DIR]"""
 import json
 import os.path as osp
 import sys

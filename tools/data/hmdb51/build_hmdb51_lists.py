@@ -1,19 +1,14 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 """Build MMAction2 video lists of the three HMDB51 splits.
 
-Reads the official split files ``<class>_test_split{1,2,3}.txt``
-(``test_train_splits.rar``), lines ``video.avi N`` with N = 1 for training,
-2 for testing and 0 for unused, and writes
-``hmdb51_{train,val}_split_N_videos.txt``, lines ``class/video.avi label``
-with labels from 0 in sorted class-name order (as MMAction2 numbers them):
-the lists the configs in ``configs/transfer/hmdb51`` read. Videos missing
-under the video folder are left out and reported.
+From the official ``<class>_test_split{1,2,3}.txt`` (lines ``video.avi N``:
+1 train, 2 test, 0 unused) to ``hmdb51_{train,val}_split_N_videos.txt``,
+lines ``class/video.avi label``, labels in sorted class-name order.
 
 Usage::
 
     python tools/data/hmdb51/build_hmdb51_lists.py [--ann-dir DIR]
-        [--video-dir DIR] [--out-dir DIR] [--splits 1 2 3]
-"""
+        [--video-dir DIR] [--out-dir DIR] [--splits 1 2 3]"""
 import glob
 import os.path as osp
 import re

@@ -1,18 +1,14 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 """Build MMAction2 video lists of the three UCF101 splits.
 
-Reads the official ``classInd.txt``, ``trainlist0N.txt`` and
-``testlist0N.txt`` (``UCF101TrainTestSplits-RecognitionTask.zip``) and
-writes ``ucf101_{train,val}_split_N_videos.txt``, lines
-``Class/v_Class_gXX_cYY.avi label`` with labels from 0 in ``classInd.txt``
-order: the lists the configs in ``configs/transfer/ucf101`` read. Videos
-missing under the video folder are left out and reported.
+From the official ``classInd.txt``, ``trainlist0N.txt`` and
+``testlist0N.txt`` to ``ucf101_{train,val}_split_N_videos.txt``, lines
+``Class/v_Class_gXX_cYY.avi label``, labels from 0 in ``classInd.txt``.
 
 Usage::
 
     python tools/data/ucf101/build_ucf101_lists.py [--ann-dir DIR]
-        [--video-dir DIR] [--out-dir DIR] [--splits 1 2 3]
-"""
+        [--video-dir DIR] [--out-dir DIR] [--splits 1 2 3]"""
 import os.path as osp
 import sys
 from typing import Dict, List, Optional, Sequence
@@ -44,11 +40,8 @@ def read_class_index(path: str) -> Dict[str, int]:
 
 def read_split_list(path: str, classes: Dict[str,
                                              int]) -> List[video_lists.Entry]:
-    """Entries of ``trainlist0N.txt`` (``path label``) or ``testlist0N.txt``.
-
-    The label is that of the video's class folder; a label column, where
-    present, must agree with it.
-    """
+    """Entries of a ``trainlist0N.txt`` or ``testlist0N.txt``, labelled by
+    class folder (a label column must agree)."""
     entries = []
     for line_no, line in enumerate(
             video_lists.read_text(path).splitlines(), 1):
