@@ -14,7 +14,7 @@ from torch.utils.data import DataLoader
 
 import projects.fame  # noqa: F401
 from projects.fame.datasets import SKIPPED_VIDEOS, ResumableSampler
-from projects.fame.engine.hooks.bad_video_hook import BadVideoHook
+from projects.fame.engine.hooks import BadVideoHook
 
 NUM_FRAMES, SIZE, CLIP_LEN, INTERVAL = 24, 64, 8, 2
 PIPELINE = [

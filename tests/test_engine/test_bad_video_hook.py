@@ -7,7 +7,7 @@ from mmaction.structures import ActionDataSample
 from mmengine.logging import MessageHub, MMLogger
 
 from projects.fame.engine import BadVideoHook
-from projects.fame.engine.hooks.bad_video_hook import COUNTS_KEY
+from projects.fame.engine.hooks import COUNTS_KEY
 
 ITERS_PER_EPOCH = 5
 
