@@ -64,25 +64,21 @@ class _FrameCountCheck:
 
 @DATASETS.register_module()
 class RobustRepeatAugDataset(RepeatAugDataset):
-    """``RepeatAugDataset`` that survives bad videos and seeds each sample.
+    """``RepeatAugDataset`` that replaces bad videos and seeds each sample.
 
-    A video that cannot give a clip is replaced by a random other one, with
-    one warning per file and worker; the replacement's data sample lists the
-    skipped files (``skipped_videos``) for :class:`BadVideoHook`. Videos
-    shorter than a clip are bad, as ``SampleFrames`` would loop them: a jump
-    that FAME would take for motion. An ``(index, seed)`` key
-    (:class:`ResumableSampler`) seeds the sample's random draws.
+    A video that cannot give a clip is replaced by a random other one, which
+    lists it (``skipped_videos``) for :class:`BadVideoHook`. Videos shorter
+    than a clip are bad: ``SampleFrames`` would loop them, a jump that FAME
+    takes for motion. An ``(index, seed)`` key seeds the sample's draws.
 
     Args:
-        num_repeats (int): Clips per video; must be 2, the two views that
-            the contrastive preprocessor pairs. Defaults to 2.
-        max_bad_fraction (float): The largest fraction of bad videos
-            tolerated in an epoch, in [0, 1]. Defaults to 0.05.
+        num_repeats (int): Clips per video, must be 2. Defaults to 2.
+        max_bad_fraction (float): The largest fraction of bad videos in an
+            epoch, in [0, 1]. Defaults to 0.05.
         min_frames (int, optional): Videos with fewer frames are bad.
-            Defaults to None: the span of one clip of the ``SampleFrames``
-            transform, ``(clip_len - 1) * frame_interval + 1``.
-        max_refetch (int): How many bad videos in a row may replace each
-            other for one sample before the dataset gives up. Defaults to 10.
+            Defaults to None: the span of a ``SampleFrames`` clip.
+        max_refetch (int): Bad videos in a row before giving up a sample.
+            Defaults to 10.
         **kwargs: The arguments of ``RepeatAugDataset``.
     """
 
@@ -170,19 +166,15 @@ class RobustRepeatAugDataset(RepeatAugDataset):
 
 @DATA_SAMPLERS.register_module()
 class ResumableSampler(DefaultSampler):
-    """``DefaultSampler`` that seeds every sample and can start mid-epoch.
-
-    It yields ``(index, seed)`` pairs in ``DefaultSampler``'s order; a
-    sample's seed depends on the sampler's seed, the epoch and the index
-    only, and :class:`RobustRepeatAugDataset` seeds the sample's random
-    draws with it. :meth:`skip` makes the next pass start after the samples
-    a resumed checkpoint has trained on, without loading them.
+    """``DefaultSampler`` that yields ``(index, seed)`` pairs, the seed a
+    function of the sampler's seed, the epoch and the index only, and that
+    can start mid-epoch (:meth:`skip`) without loading the samples before.
 
     Args:
         dataset (Sized): A dataset that takes ``(index, seed)`` keys.
         shuffle (bool): Whether to shuffle. Defaults to True.
-        seed (int, optional): Seed of the shuffle and the sample seeds, the
-            same on every process. Defaults to None (drawn and synchronised).
+        seed (int, optional): Seed of the shuffle and the sample seeds.
+            Defaults to None (drawn and synchronised).
         round_up (bool): As in ``DefaultSampler``. Defaults to True.
     """
 
@@ -215,5 +207,5 @@ class ResumableSampler(DefaultSampler):
         self._start = 0
 
     def skip(self, num_samples: int) -> None:
-        """Make the next pass leave out this rank's first ``num_samples``."""
+        """Leave out this rank's first ``num_samples`` in the next pass."""
         self._start = num_samples

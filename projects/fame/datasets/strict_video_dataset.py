@@ -7,13 +7,9 @@ from ..utils import BadVideoError
 
 @DATASETS.register_module()
 class StrictVideoDataset(VideoDataset):
-    """``VideoDataset`` that names the video it cannot read.
-
-    decord's errors do not always name the file (``Error reading 700
-    bytes...``); here any error while a video is prepared is raised as a
-    :class:`BadVideoError` naming the video and its line in ``ann_file``.
-    Unlike :class:`RobustRepeatAugDataset`, no video is skipped: a model
-    scored on part of a split would report a number for another split.
+    """``VideoDataset`` whose errors name the video and its line in
+    ``ann_file`` (decord's may not). No video is skipped: a model scored on
+    part of a split would report a number for another split.
 
     Args: as ``VideoDataset``.
     """

@@ -124,14 +124,8 @@ def remove_stale_temporaries(folder: Union[str, Path]) -> List[str]:
 
 @register_backend('local_atomic', force=True)
 class AtomicLocalBackend(LocalBackend):
-    """Local storage whose writes replace files atomically
-    (``backend_args=dict(backend='local_atomic')``)."""
+    """Local storage whose ``put`` (MMEngine's checkpoint writes) replaces
+    files atomically: ``backend_args=dict(backend='local_atomic')``."""
 
     def put(self, obj: bytes, filepath: Union[str, Path]) -> None:
         write_atomic(obj, filepath)
-
-    def put_text(self,
-                 obj: str,
-                 filepath: Union[str, Path],
-                 encoding: str = 'utf-8') -> None:
-        write_atomic(obj.encode(encoding), filepath)

@@ -170,13 +170,10 @@ class BadVideoHook(Hook):
     @staticmethod
     def _count(data_samples: Sequence) -> list:
         """[videos read, bad videos] of one process's batch."""
-        read = bad = 0
-        for sample in data_samples:
-            skipped = sample.get(SKIPPED_VIDEOS)
-            if skipped is not None:
-                read += 1 + len(skipped)
-                bad += len(skipped)
-        return [read, bad]
+        lists = [s.get(SKIPPED_VIDEOS) for s in data_samples]
+        lists = [skipped for skipped in lists if skipped is not None]
+        bad = sum(map(len, lists))
+        return [len(lists) + bad, bad]
 
     @staticmethod
     def _percent(read: int, bad: int) -> str:
