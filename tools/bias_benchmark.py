@@ -484,12 +484,9 @@ def write_chart(results: dict, path: Path) -> None:
                 width,
                 color=COLOURS[method],
                 label=NAMES[method].replace(' (reference)', ''))
-            for j, name in enumerate(TEST_LISTS):
-                ax.plot(
-                    [x[j] + offset] * len(seeds[name]),
-                    seeds[name],
-                    'k.',
-                    markersize=3)
+            dots = [(x[j] + offset, value) for j, name in enumerate(TEST_LISTS)
+                    for value in seeds[name]]
+            ax.plot(*zip(*dots), 'k.', markersize=3)
         ax.axhline(results['chance'], color='k', linestyle='--', linewidth=1)
         ax.set_xticks(x, TEST_LISTS)
         ax.set_title(f'{protocol} read-out')

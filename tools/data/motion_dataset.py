@@ -376,15 +376,13 @@ def check_dataset(root: Path) -> None:
     """Raise FileNotFoundError naming the first missing list or listed
     video of ``root`` and how many are missing."""
     lists = [root / f'{name}.txt' for name in LISTS]
-    missing = [str(path) for path in lists if not path.is_file()]
+    missing = [path for path in lists if not path.is_file()]
     for path in lists:
-        if path.is_file():
-            missing += [
-                str(root / 'videos' / line.split()[0])
-                for line in path.read_text().splitlines()
-                if line.strip() and not (root / 'videos' /
-                                         line.split()[0]).is_file()
-            ]
+        lines = path.read_text().splitlines() if path.is_file() else []
+        videos = (
+            root / 'videos' / line.split()[0] for line in lines
+            if line.strip())
+        missing += [video for video in videos if not video.is_file()]
     if missing:
         raise FileNotFoundError(
             f'{root} holds an incomplete motion dataset: {len(missing)} '
@@ -394,16 +392,19 @@ def check_dataset(root: Path) -> None:
 
 
 def _summary(root: Path) -> dict:
-    lists = {name: str(root / f'{name}.txt') for name in LISTS}
+    lists = {name: root / f'{name}.txt' for name in LISTS}
     return dict(
         root=str(root),
         video_dir=str(root / 'videos'),
         mask_dir=str(root / 'masks'),
         classes=(root / 'classes.txt').read_text().split(),
-        lists=lists,
-        counts={
-            name: len(Path(path).read_text().splitlines())
+        lists={
+            name: str(path)
             for name, path in lists.items()
+        },
+        counts={
+            n: len(p.read_text().splitlines())
+            for n, p in lists.items()
         })
 
 
