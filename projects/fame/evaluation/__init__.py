@@ -1,7 +1,8 @@
 # Copyright (c) OpenMMLab. All rights reserved.
-from .feature_classifiers import (LinearProbe, cross_validate_linear_probe,
-                                  fit_linear_probe, knn_predict)
-from .knn_val_loop import KNNValLoop, predict_features
+from .feature_classifiers import (KNNValLoop, LinearProbe,
+                                  cross_validate_linear_probe,
+                                  fit_linear_probe, knn_predict,
+                                  predict_features)
 from .retrieval import (VideoRetrievalDataset, VideoRetrievalMetric,
                         retrieval_recall)
 
