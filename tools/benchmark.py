@@ -11,7 +11,8 @@ Prints a table and writes ``WORK_DIR/benchmark.json``: FAME's share of a
 step, the FAME op against its floor, two-view against one-view data, the
 pretraining against the supervised step, their memory and the step's
 scaling with the batch, each timed in interleaved rounds
-(``docs/benchmark.md``)."""
+(``docs/benchmark.md``).
+"""
 import argparse
 import copy
 import datetime
@@ -201,7 +202,8 @@ def measure_data(settings: Settings, root: str, workers: int, pin_memory: bool,
     Returns:
         tuple[dict, dict, dict]: The ``data_pipeline`` result, the clips per
         second of each pass, and each dataset's first ``num_videos`` videos
-        collated."""
+        collated.
+    """
     configs = {
         name:
         dataloader_config(settings, root, name == 'two_view', workers,

@@ -15,7 +15,8 @@ sprite's area (``iou``, ``recall``, ``iou_bound``: the best IoU of a mask
 of that size, ``fraction``: the mask's share). Real videos (``--real``,
 the clip ``tools/visualize_fame.py`` draws): the share of the motion map
 inside the mask (``motion_inside``), with each clip's ``cut_ratio`` and
-``camera_shift``. Writes ``DIR/mask_quality.json``, ``.md`` and ``.png``."""
+``camera_shift``. Writes ``DIR/mask_quality.json``, ``.md`` and ``.png``.
+"""
 import argparse
 import sys
 from pathlib import Path

@@ -16,7 +16,8 @@ with the foreground (white) and background (cyan) seeds, then the frame
 differences; the colour score; the mask, then the frames with the
 background dimmed; a frame of the background clip (the next video's, or a
 checkerboard for one video), then the merged clip. ``--gif`` also writes
-``DIR/NAME.gif`` (``frame | mask | merged``); ``--palette`` 256 colours."""
+``DIR/NAME.gif`` (``frame | mask | merged``); ``--palette`` 256 colours.
+"""
 import argparse
 import os.path as osp
 import sys

@@ -8,7 +8,8 @@ From the official ``Diving48_V2_{train,test}.json`` (entries with
 Usage::
 
     python tools/data/diving48/build_diving48_lists.py [--ann-dir DIR]
-        [--video-dir DIR] [--out-dir DIR]"""
+        [--video-dir DIR] [--out-dir DIR]
+"""
 import json
 import os.path as osp
 import sys

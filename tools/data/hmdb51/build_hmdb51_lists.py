@@ -8,7 +8,8 @@ lines ``class/video.avi label``, labels in sorted class-name order.
 Usage::
 
     python tools/data/hmdb51/build_hmdb51_lists.py [--ann-dir DIR]
-        [--video-dir DIR] [--out-dir DIR] [--splits 1 2 3]"""
+        [--video-dir DIR] [--out-dir DIR] [--splits 1 2 3]
+"""
 import glob
 import os.path as osp
 import re

@@ -8,7 +8,8 @@ From the official ``classInd.txt``, ``trainlist0N.txt`` and
 Usage::
 
     python tools/data/ucf101/build_ucf101_lists.py [--ann-dir DIR]
-        [--video-dir DIR] [--out-dir DIR] [--splits 1 2 3]"""
+        [--video-dir DIR] [--out-dir DIR] [--splits 1 2 3]
+"""
 import os.path as osp
 import sys
 from typing import Dict, List, Optional, Sequence
