@@ -137,7 +137,7 @@ def test_initial_queue_is_the_same_on_every_rank_whatever_the_seeds():
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / 'tools' / 'data'))
-from make_motion_dataset import generate  # noqa: E402
+from tools.data.motion_dataset import generate  # noqa: E402
 
 VIDEOS, VIDEOS_PER_RANK, QUEUE_LEN = 8, 2, 48
 DIST_ITERS = VIDEOS // (VIDEOS_PER_RANK * WORLD_SIZE)  # one epoch

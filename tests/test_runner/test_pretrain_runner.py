@@ -11,7 +11,7 @@ import projects.fame  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / 'tools' / 'data'))
-from make_motion_dataset import cfg_options  # noqa: E402
+from tools.data.motion_dataset import cfg_options  # noqa: E402
 
 BATCH = 4
 QUEUE_LEN = 64
