@@ -1,11 +1,6 @@
 # Copyright (c) OpenMMLab. All rights reserved.
-"""FAME (Foreground-background Merging) for MMAction2.
-
-Importing it registers its modules (configs use ``custom_imports``) and
-allow-lists the types of MMEngine checkpoints for weights-only loading; the
-tools also call :func:`register_safe_checkpoint_loaders`, which makes
-MMEngine's own checkpoint loading weights-only.
-"""
+"""FAME (Foreground-background Merging) for MMAction2: importing it
+registers the modules and allow-lists MMEngine's checkpoint types."""
 from .datasets import *  # noqa: F401,F403
 from .engine import *  # noqa: F401,F403
 from .evaluation import *  # noqa: F401,F403

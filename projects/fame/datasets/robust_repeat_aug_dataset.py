@@ -66,10 +66,9 @@ class _FrameCountCheck:
 class RobustRepeatAugDataset(RepeatAugDataset):
     """``RepeatAugDataset`` that replaces bad videos and seeds each sample.
 
-    A video that cannot give a clip is replaced by a random other one, which
-    lists it (``skipped_videos``) for :class:`BadVideoHook`. Videos shorter
-    than a clip are bad: ``SampleFrames`` would loop them, a jump that FAME
-    takes for motion. An ``(index, seed)`` key seeds the sample's draws.
+    A video that gives no clip is replaced by a random one, which lists it
+    for :class:`BadVideoHook`; too short ones are bad as ``SampleFrames``
+    would loop them, a jump that FAME takes for motion.
 
     Args:
         num_repeats (int): Clips per video, must be 2. Defaults to 2.
@@ -77,8 +76,7 @@ class RobustRepeatAugDataset(RepeatAugDataset):
             epoch, in [0, 1]. Defaults to 0.05.
         min_frames (int, optional): Videos with fewer frames are bad.
             Defaults to None: the span of a ``SampleFrames`` clip.
-        max_refetch (int): Bad videos in a row before giving up a sample.
-            Defaults to 10.
+        max_refetch (int): Bad videos in a row per sample. Defaults to 10.
         **kwargs: The arguments of ``RepeatAugDataset``.
     """
 
@@ -166,15 +164,14 @@ class RobustRepeatAugDataset(RepeatAugDataset):
 
 @DATA_SAMPLERS.register_module()
 class ResumableSampler(DefaultSampler):
-    """``DefaultSampler`` that yields ``(index, seed)`` pairs, the seed a
-    function of the sampler's seed, the epoch and the index only, and that
-    can start mid-epoch (:meth:`skip`) without loading the samples before.
+    """``DefaultSampler`` of ``(index, seed)`` pairs, the seed a function of
+    the seed, epoch and index, that can start mid-epoch (:meth:`skip`).
 
     Args:
         dataset (Sized): A dataset that takes ``(index, seed)`` keys.
         shuffle (bool): Whether to shuffle. Defaults to True.
-        seed (int, optional): Seed of the shuffle and the sample seeds.
-            Defaults to None (drawn and synchronised).
+        seed (int, optional): Of the shuffle and sample seeds. Defaults to
+            None (drawn and synchronised).
         round_up (bool): As in ``DefaultSampler``. Defaults to True.
     """
 

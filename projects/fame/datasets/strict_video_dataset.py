@@ -8,8 +8,7 @@ from ..utils import BadVideoError
 @DATASETS.register_module()
 class StrictVideoDataset(VideoDataset):
     """``VideoDataset`` whose errors name the video and its line in
-    ``ann_file`` (decord's may not). No video is skipped: a model scored on
-    part of a split would report a number for another split.
+    ``ann_file`` (decord's may not); no video is skipped.
 
     Args: as ``VideoDataset``.
     """

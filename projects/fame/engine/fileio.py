@@ -22,9 +22,8 @@ _held_locks: Dict[str, IO] = {}
 
 
 def write_atomic(data: bytes, filepath: Union[str, Path]) -> None:
-    """Write ``data`` so that ``filepath`` is either untouched or complete:
-    to a temporary in the same folder, flushed to the disk, then renamed
-    over ``filepath`` (atomic within one file system).
+    """Write ``data`` to a flushed temporary renamed over ``filepath``, which
+    is thus either untouched or complete.
 
     Args:
         data (bytes): The file content.
@@ -104,13 +103,11 @@ def unlock_work_dir(folder: Union[str, Path]) -> None:
 
 
 def remove_stale_temporaries(folder: Union[str, Path]) -> List[str]:
-    """Delete the temporaries that killed :func:`write_atomic` calls left.
+    """Returns the temporaries that killed :func:`write_atomic` calls left,
+    after deleting them.
 
     Args:
         folder (str | Path): The folder to clean.
-
-    Returns:
-        list[str]: The removed paths.
     """
     removed = []
     if osp.isdir(folder):

@@ -21,17 +21,15 @@ POINTER = 'last_checkpoint'
 # Message hub key of the epoch's [videos read, bad videos]; saved in
 # checkpoints, so a run resumed mid-epoch keeps counting.
 COUNTS_KEY = 'bad_video_counts'
-# The smallest crop whose FAME blur kernel is larger than one pixel.
+# The smallest crop whose FAME blur kernel is larger than one pixel (20).
 MIN_CROP_SIZE = next(s for s in range(1, 64) if blur_kernel_size(s) > 1)
 
 
 @HOOKS.register_module()
 class AtomicCheckpointHook(CheckpointHook):
-    """``CheckpointHook`` whose files survive a crash, in a locked work dir.
-
-    A process killed while saving must not leave a truncated checkpoint for
-    ``--resume auto``: checkpoints and the ``last_checkpoint`` pointer are
-    replaced atomically, and a second run in the work dir is refused. Keep
+    """``CheckpointHook`` whose checkpoints and ``last_checkpoint`` pointer
+    are replaced atomically (a killed save leaves no truncated file for
+    ``--resume auto``), in a work dir locked against a second run. Keep
     ``max_keep_ckpts`` >= 2: MMEngine deletes the oldest checkpoint first.
 
     Args:
@@ -81,10 +79,8 @@ class AtomicCheckpointHook(CheckpointHook):
                 unlock_work_dir(self.out_dir)
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-        """Refuse to resume from another model's checkpoint: MMEngine loads
-        the weights that fit and only warns, and an optimizer state of as
-        many parameters (another width) loads too. ``load_from`` without
-        resuming is not checked."""
+        """Refuse to resume from another model's checkpoint, of which MMEngine
+        loads what fits (and an optimizer state of as many parameters)."""
         if not runner._resume:
             return
         model = runner.model.module if is_model_wrapper(
@@ -115,10 +111,9 @@ class AtomicCheckpointHook(CheckpointHook):
 
 @HOOKS.register_module()
 class BadVideoHook(Hook):
-    """Count and log the videos :class:`RobustRepeatAugDataset` skipped (as
-    its data samples list them), and stop the run when they exceed its
-    ``max_bad_fraction`` of an epoch's videos read: at the epoch's end, and
-    within it once ``min_videos`` were read.
+    """Count and log the videos :class:`RobustRepeatAugDataset` skipped, and
+    stop the run when they exceed its ``max_bad_fraction`` of an epoch's
+    videos read (checked within an epoch once ``min_videos`` were read).
 
     Args:
         min_videos (int): Videos to read in an epoch before the fraction is
@@ -193,13 +188,8 @@ class BadVideoHook(Hook):
 
 @HOOKS.register_module()
 class PretrainConfigCheckHook(Hook):
-    """Refuse, at the first step and naming the config key, training clips
-    too small for FAME.
-
-    Below ``MIN_CROP_SIZE`` (20) pixels on the short side, FAME's blur
-    kernel ``int(0.1 * S) // 2 * 2 + 1`` is a single pixel, so neither the
-    FAME maps nor the blur augmentation are blurred.
-    """
+    """Refuse, at the first step, training clips whose short side gives
+    FAME's blur a one-pixel kernel, naming the config key."""
 
     priority = 'VERY_HIGH'
 

@@ -29,11 +29,9 @@ def seed_iteration(seed: int, rank: int, iteration: int) -> None:
 class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
     """Epoch-based training loop that resumes exactly where it stopped.
 
-    MMEngine's loop restarts a mid-epoch checkpoint's epoch from its first
-    batch; this one skips the batches trained on, and seeds every step from
-    the run's seed, the rank and the step. With :class:`ResumableSampler`
-    and :class:`RobustRepeatAugDataset`, a resumed run continues bit for bit
-    as the uninterrupted one (on a deterministic device).
+    MMEngine's restarts a mid-epoch checkpoint's epoch; this one skips the
+    batches trained on and seeds every step from the seed, rank and step:
+    with :class:`ResumableSampler` a resumed run continues bit for bit.
 
     Args: as ``EpochBasedTrainLoop``.
     """

@@ -55,8 +55,7 @@ class _SkipNonFiniteMixin:
         """``OptimWrapper.update_params`` if ``loss`` is finite everywhere.
 
         Raises:
-            RuntimeError: After ``max_consecutive_skips`` skipped steps in a
-                row.
+            RuntimeError: After ``max_consecutive_skips`` skips in a row.
         """
         running_stats, self._running_stats = self._running_stats, []
         finite = torch.isfinite(loss.detach()).all().float()

@@ -19,8 +19,9 @@ def knn_predict(bank_feats: Tensor,
                 num_classes: int,
                 k: int = 20,
                 temperature: float = 0.07) -> Tensor:
-    """Class scores of the ``k`` bank entries most cosine-similar to each
-    query, weighted ``exp(similarity / temperature)`` (Wu et al., 2018).
+    """Returns class scores (N, num_classes): the votes of each query's
+    ``k`` most cosine-similar bank entries, weighted
+    ``exp(similarity / temperature)`` (Wu et al., 2018).
 
     Args:
         bank_feats (Tensor): Labelled features, shape (M, D).
@@ -29,9 +30,6 @@ def knn_predict(bank_feats: Tensor,
         num_classes (int): Number of classes.
         k (int): Neighbours per query; capped at M. Defaults to 20.
         temperature (float): Sharpness of the vote. Defaults to 0.07.
-
-    Returns:
-        Tensor: Vote totals, shape (N, num_classes).
     """
     if k < 1:
         raise ValueError(f'k must be at least 1, got {k}')
@@ -48,16 +46,13 @@ def knn_predict(bank_feats: Tensor,
 @torch.no_grad()
 def predict_features(model: torch.nn.Module,
                      data_batch: dict) -> Tuple[List, Tensor, Tensor]:
-    """Run ``model.val_step`` on a batch of labelled videos.
+    """Returns the data samples of ``model.val_step`` on a batch of labelled
+    videos, their features (N, D) in float32 and their labels (N, ).
 
     Args:
         model (nn.Module): A model whose ``predict`` mode puts pooled
             features in ``backbone_feat``, e.g. ``MoCoRecognizer``.
         data_batch (dict): A batch from a dataloader.
-
-    Returns:
-        tuple[list, Tensor, Tensor]: The data samples, their features
-        (N, D) in float32 and their labels (N, ).
     """
     samples = model.val_step(data_batch)
     feats = torch.stack([sample.backbone_feat for sample in samples])
@@ -77,8 +72,8 @@ class KNNValLoop(ValLoop):
         evaluator (Evaluator | dict | list): Scores the predictions.
         bank_dataloader (DataLoader | dict): Labelled videos that vote.
         k (int): Neighbours per query. Defaults to 20.
-        num_classes (int, optional): Number of classes. Defaults to None:
-            one more than the largest bank label.
+        num_classes (int, optional): Defaults to None: the largest bank
+            label + 1.
         temperature (float): Sharpness of the vote. Defaults to 0.07.
         fp16 (bool): Whether to run in fp16. Defaults to False.
     """
@@ -189,8 +184,9 @@ def fit_linear_probe(train_feats: Tensor,
                      weight_decays: Sequence[float] = (1e-4, 1e-3, 1e-2, 1e-1,
                                                        1.0),
                      max_iter: int = 500) -> LinearProbe:
-    """Fit a linear probe, deterministically (zero init, L-BFGS), choosing
-    its weight decay on a validation set (ties: the stronger).
+    """Returns a linear probe in eval mode, fitted deterministically (zero
+    init, L-BFGS) with the weight decay best on a validation set (ties: the
+    stronger).
 
     Args:
         train_feats (Tensor): Training features, shape (N, D).
@@ -201,9 +197,6 @@ def fit_linear_probe(train_feats: Tensor,
         weight_decays (Sequence[float]): Candidate L2 strengths. Defaults to
             ``(1e-4, 1e-3, 1e-2, 1e-1, 1.0)``.
         max_iter (int): L-BFGS iterations per fit. Defaults to 500.
-
-    Returns:
-        LinearProbe: The probe of the best weight decay, in eval mode.
     """
     # Double precision makes L-BFGS's line search reproducible.
     train_feats, val_feats = train_feats.double(), val_feats.double()
@@ -223,19 +216,15 @@ def cross_validate_linear_probe(feats: Tensor,
                                 labels: Tensor,
                                 num_classes: int,
                                 folds: int = 4) -> float:
-    """Top-1 accuracy (%) of linear probes fitted within one labelled set.
-
-    Each class's videos are dealt to the folds in turn; each fold is tested
-    by a probe trained on the others but one, which picks the weight decay.
+    """Returns the top-1 accuracy (%) over all videos of linear probes fitted
+    within one labelled set: each class's videos are dealt to the folds in
+    turn, each fold is tested by a probe trained on the others but one.
 
     Args:
         feats (Tensor): Features, shape (N, D).
         labels (Tensor): Labels, shape (N, ).
         num_classes (int): Number of classes.
         folds (int): Number of folds, at least 3. Defaults to 4.
-
-    Returns:
-        float: Accuracy in percent over all N videos.
     """
     if folds < 3:
         raise ValueError(f'folds must be at least 3, got {folds}')

@@ -17,19 +17,16 @@ def retrieval_recall(
     query_labels: Tensor,
     topk: Sequence[int] = (1, 5, 10, 20, 50)
 ) -> Dict[int, float]:
-    """Recall@k of retrieval by cosine similarity, each set centred on its
-    own mean: the share of queries with their class among the ``k`` nearest.
+    """Returns Recall@k for each ``k`` of ``topk``: the share of queries with
+    their class among the ``k`` most cosine-similar gallery videos, each set
+    centred on its own mean.
 
     Args:
         gallery_feats (Tensor): Gallery features, shape (G, D).
         gallery_labels (Tensor): Gallery classes, shape (G, ).
         query_feats (Tensor): Query features, shape (Q, D).
         query_labels (Tensor): Query classes, shape (Q, ).
-        topk (Sequence[int]): The ``k`` values. Defaults to
-            ``(1, 5, 10, 20, 50)``.
-
-    Returns:
-        dict[int, float]: Fraction of queries hit at each ``k``.
+        topk (Sequence[int]): Cut-offs k. Defaults to ``(1, 5, 10, 20, 50)``.
     """
     if len(gallery_feats) == 0 or len(query_feats) == 0:
         raise ValueError(f'retrieval needs gallery and query videos, got '
@@ -50,12 +47,9 @@ class VideoRetrievalDataset(ConcatDataset):
     whose data samples say ``is_query``.
 
     Args:
-        gallery (dict | BaseDataset): The videos searched, e.g. a
-            ``VideoDataset`` of the training split.
-        query (dict | BaseDataset): The videos searched for, e.g. a
-            ``VideoDataset`` of the test split, with the same pipeline.
-        lazy_init (bool): Whether to defer loading the annotations.
-            Defaults to False.
+        gallery (dict | BaseDataset): The videos searched (training split).
+        query (dict | BaseDataset): The videos searched for (test split).
+        lazy_init (bool): Defer loading the annotations. Defaults to False.
     """
 
     def __init__(self,
@@ -77,13 +71,11 @@ class VideoRetrievalMetric(BaseMetric):
     :class:`VideoRetrievalDataset` among its gallery, by a predicted feature.
 
     Args:
-        topk (Sequence[int]): The ``k`` values. Defaults to
-            ``(1, 5, 10, 20, 50)``.
+        topk (Sequence[int]): Cut-offs k. Defaults to ``(1, 5, 10, 20, 50)``.
         feat_key (str): The data sample field holding the feature.
             Defaults to ``'backbone_feat'``.
         collect_device (str): ``'cpu'`` or ``'gpu'``. Defaults to ``'cpu'``.
-        prefix (str, optional): Metric name prefix. Defaults to None
-            (``'retrieval'``).
+        prefix (str, optional): Metric name prefix. Defaults to None.
     """
     default_prefix = 'retrieval'
 

@@ -22,15 +22,14 @@ class FAMEMask(BaseTransform):
     in the dataloader workers instead of on the training device.
 
     Args:
-        beta (float | str): Fraction of pixels marked as foreground, in
-            (0, 1], or ``'auto'`` (see :class:`FAMEBlending`). Defaults to
-            0.5.
+        beta (float | str): Foreground fraction in (0, 1], or ``'auto'``
+            (see :class:`FAMEBlending`). Defaults to 0.5.
         hue_mode (str): ``'turns'`` (paper) or ``'radians'`` (the released
             code's hue quirk). Defaults to ``'turns'``.
         beta_range (Sequence[float]): Bounds of the fraction of
             ``beta='auto'``. Defaults to ``(0.05, 0.5)``.
-        compensate_camera (bool): Compensate the camera's motion (see
-            :class:`FAMEBlending`). Defaults to False.
+        compensate_camera (bool): See :class:`FAMEBlending`. Defaults to
+            False.
     """
 
     def __init__(self,
@@ -67,12 +66,10 @@ class FAMEMask(BaseTransform):
 
 @TRANSFORMS.register_module()
 class LoadForegroundMask(BaseTransform):
-    """Load a clip's known foreground mask instead of FAME's estimate.
-
-    ``{mask_prefix}/{path}.npz`` holds ``masks``, bool (T, H, W), of the
-    video ``{video_prefix}/{path}.mp4``. The masks of the sampled frames
-    (``frame_inds``) are united and follow the frames' crop
-    (``crop_quadruple``), flip and resize (to ``img_shape``).
+    """Load a clip's known foreground mask instead of FAME's estimate: the
+    union of the sampled frames' ``masks``, bool (T, H, W), of
+    ``{mask_prefix}/{path}.npz`` for ``{video_prefix}/{path}.mp4``, cropped,
+    flipped and resized as the frames.
 
     Args:
         video_prefix (str): Folder the video paths are relative to (the
@@ -84,13 +81,9 @@ class LoadForegroundMask(BaseTransform):
         self.video_prefix = video_prefix
         self.mask_prefix = mask_prefix
 
-    def mask_file(self, video: str) -> str:
-        """Return the path of the mask file of a video."""
-        relative = osp.relpath(video, self.video_prefix)
-        return osp.join(self.mask_prefix, osp.splitext(relative)[0] + '.npz')
-
     def transform(self, results: Dict) -> Dict:
-        path = self.mask_file(results['filename'])
+        relative = osp.relpath(results['filename'], self.video_prefix)
+        path = osp.join(self.mask_prefix, osp.splitext(relative)[0] + '.npz')
         if not osp.isfile(path):
             raise FileNotFoundError(
                 f'LoadForegroundMask: no mask file {path} for video '

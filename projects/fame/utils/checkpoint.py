@@ -1,12 +1,10 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 """Weights-only checkpoint loading, and checking a checkpoint against a model.
 
-MMEngine 0.10.x calls ``torch.load`` without ``weights_only``: local files
-load weights-only only by torch's default (since 2.6, and then fail on the
-``HistoryBuffer`` and numpy objects of MMEngine checkpoints), URLs never
-(``torch.hub.load_state_dict_from_url``), so a checkpoint could run code.
-Here MMEngine's checkpoint types (found by loading a ``Runner`` checkpoint
-until it succeeded) are allow-listed and every load is weights-only.
+MMEngine 0.10.x calls ``torch.load`` without ``weights_only``: weights-only
+only by torch's default for files (failing on MMEngine's ``HistoryBuffer``),
+never for URLs, so a checkpoint could run code. Here the types of MMEngine
+checkpoints are allow-listed and every load is weights-only.
 """
 import os
 import os.path as osp
@@ -80,15 +78,13 @@ def register_checkpoint_safe_globals() -> None:
 
 def load_checkpoint_safely(path: Union[str, os.PathLike],
                            map_location: MapLocation = 'cpu') -> Any:
-    """Load a checkpoint with ``weights_only=True`` and the allow-list.
+    """Returns the checkpoint at ``path``, loaded with ``weights_only=True``
+    and the allow-list.
 
     Args:
         path (str | os.PathLike): The checkpoint file.
         map_location (str | torch.device | Callable | dict, optional): As in
             :func:`torch.load`. Defaults to ``'cpu'``.
-
-    Returns:
-        Any: The checkpoint.
 
     Raises:
         UnsafeCheckpointError: If it holds types outside the allow-list.
@@ -132,14 +128,12 @@ def _refusal_reason(message: str) -> str:
 
 
 def load_from_local_safely(filename: str, map_location: Any = None) -> Any:
-    """Load a local checkpoint weights-only (MMEngine's ``''`` scheme).
+    """Returns a local checkpoint loaded weights-only (MMEngine's ``''``
+    scheme).
 
     Args:
         filename (str): The checkpoint path.
         map_location (Any): As in :func:`torch.load`. Defaults to None.
-
-    Returns:
-        Any: The checkpoint.
     """
     filename = osp.expanduser(filename)
     if not osp.isfile(filename):
@@ -162,8 +156,8 @@ def load_from_http_safely(filename: str,
                           map_location: Any = None,
                           model_dir: Optional[str] = None,
                           progress: Optional[bool] = None) -> Any:
-    """Download a checkpoint (rank 0 first, as MMEngine's
-    ``load_from_http``) and load it weights-only.
+    """Returns a downloaded checkpoint (rank 0 downloads first, as in
+    MMEngine's ``load_from_http``), loaded weights-only.
 
     Args:
         filename (str): The URL.
@@ -172,9 +166,6 @@ def load_from_http_safely(filename: str,
             ``<torch hub dir>/checkpoints``.
         progress (bool, optional): Show a progress bar. Defaults to None:
             when stdin is a terminal.
-
-    Returns:
-        Any: The checkpoint.
     """
     if progress is None:
         progress = os.isatty(0)
@@ -216,14 +207,13 @@ def check_state_dict(saved: Mapping[str, Any],
     Args:
         saved (Mapping): The checkpoint's state dict.
         model_state (Mapping): The model's state dict.
-        source (str): What the message calls the checkpoint. Defaults to
-            ``'it'``.
+        source (str): The checkpoint's name in messages. Defaults to ``'it'``.
         prefix (str): Compare only the keys starting with it, e.g.
             ``'backbone.'``. Defaults to ``''``.
         min_fraction (float): The share of the model's tensors the
             checkpoint must hold, in their shape. Defaults to 1.
-        strict (bool): Also refuse tensors the model does not have.
-            Defaults to False.
+        strict (bool): Also refuse tensors not in the model. Defaults to
+            False.
 
     Raises:
         CheckpointMismatchError: Counting the missing, reshaped and

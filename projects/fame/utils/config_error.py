@@ -4,12 +4,9 @@ from typing import Iterator
 
 
 class ConfigError(ValueError):
-    """An invalid config value; the message starts with its config key.
-
-    Modules raise it with the key of their own argument (``'beta'``); a
-    module that builds a sub-module prefixes the key of its slot with
-    :func:`config_scope`, so that the user sees the full key, e.g.
-    ``model.data_preprocessor.fame.beta``.
+    """An invalid config value; the message starts with its key, relative to
+    the raising module, which :func:`config_scope` prefixes into the full
+    key, e.g. ``model.data_preprocessor.fame.beta``.
 
     Args:
         key (str): The config key, relative to the raising module.
