@@ -15,9 +15,11 @@ positive control (instance retrieval in each pretraining's own task);
 Usage::
 
     python tools/bias_benchmark.py DIR --work-dir W [--seeds 0 1 2]
-        [--epochs 80] [--adaptive-mask] [--true-masks]
+        [--epochs 80] [--actors default|small] [--adaptive-mask]
+        [--true-masks]
 
-``DIR`` is generated first (``--size``) when it holds no dataset. Writes
+``DIR`` is generated first (``--size``, ``--actors``) when it holds no
+dataset. Writes
 ``W/results.{json,md,png}``; each finished run's scores stay in
 ``W/{method}/seed{seed}/readout.json``, which a rerun skips.
 """
@@ -42,6 +44,7 @@ from mmaction.registry import MODELS  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
 from mmengine.runner import Runner, set_random_seed  # noqa: E402
+from scipy.stats import fisher_exact  # noqa: E402
 
 from projects.fame import evaluation, ops  # noqa: E402
 from tools import common  # noqa: E402
@@ -79,10 +82,11 @@ CV_FOLDS = 4
 QUERIES = dict(retrieval='plain', retrieval_merged='merged')
 RETRIEVAL_TASKS = tuple(QUERIES)
 # The positive control: a pretraining learned its own pretext task when its
-# retrieval in that task beats the untrained backbone's by CONTROL_MARGIN.
+# hits in that task beat the untrained backbone's on the same queries, by a
+# one-sided Fisher exact test at p < CONTROL_P.
 OWN_TASK = dict.fromkeys(PRETRAINED,
                          'retrieval_merged') | dict(moco='retrieval')
-CONTROL_MARGIN = 10.0
+CONTROL_P = 0.01
 # The FAME variants whose margin over MoCo is reported, and its key.
 MARGINS = dict(fame='fame_minus_moco', fame_auto='fame_auto_minus_moco')
 HUE_MODES = ('turns', 'radians')
@@ -97,6 +101,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     add('--work-dir', required=True, help='where runs and results go')
     add('--seeds', type=int, nargs='+', default=[0], help='training seeds')
     add('--size', choices=SIZES, default='default', help='if generated')
+    add('--actors',
+        choices=motion_dataset.ACTORS,
+        default='default',
+        help='the sprites\' size, if generated: ' +
+        ', '.join(f'{name}, diameter {low}-{high} of the frame'
+                  for name, (low, high) in motion_dataset.ACTORS.items()))
     add('--k', type=int, default=20, help='neighbours of the kNN vote')
     add('--beta',
         type=common.parse_beta,
@@ -297,8 +307,9 @@ def _mean(values: list) -> Optional[float]:
     return None if None in values else float(np.mean(values))
 
 
-def summarise(per_seed: Dict[str, List[dict]]) -> dict:
-    """Means over seeds and per-seed lists, as in ``results.json``."""
+def summarise(per_seed: Dict[str, List[dict]], num_queries: int) -> dict:
+    """Means over seeds and per-seed lists, as in ``results.json``;
+    ``num_queries``: the retrieval queries (videos of ``UNBIASED_LIST``)."""
     results = {}
     for method, runs in per_seed.items():
         results[method] = {}
@@ -338,16 +349,17 @@ def summarise(per_seed: Dict[str, List[dict]]) -> dict:
             }
             for protocol, names in lists.items()
         }
-    results['control'] = positive_control(results)
+    results['control'] = positive_control(results, num_queries)
     return results
 
 
-def positive_control(results: dict) -> dict:
+def positive_control(results: dict, num_queries: int) -> dict:
     """Whether each pretraining learned its own pretext task, seed by seed:
-    its retrieval in ``OWN_TASK`` at least ``CONTROL_MARGIN`` points above the
-    untrained backbone's. ``informative`` only if MoCo and MoCo + FAME pass in
-    every seed."""
-    control = dict(margin=CONTROL_MARGIN)
+    its hits among ``num_queries`` retrieval queries in ``OWN_TASK`` against
+    the untrained backbone's on the same queries, one-sided Fisher exact
+    test, passed at p < ``CONTROL_P``. ``informative`` only if MoCo and
+    MoCo + FAME pass in every seed."""
+    control = dict(test='one-sided Fisher exact', p=CONTROL_P)
     for method in PRETRAINED:
         if method not in results:
             continue
@@ -355,14 +367,28 @@ def positive_control(results: dict) -> dict:
         values = results[method][task]['per_seed']
         floor = results.get('random_init', {}).get(task,
                                                    {}).get('per_seed', [])
-        passed = [
-            value is not None and base is not None
-            and value >= base + CONTROL_MARGIN
-            for value, base in zip(values, floor)
-        ]
-        if len(passed) != len(values):  # no untrained reference
-            passed = [False] * len(values)
-        control[method] = dict(task=task, per_seed=passed, passed=all(passed))
+        if len(floor) != len(values) or None in values + floor:
+            floor = [None] * len(values)  # no untrained reference
+        seeds = []
+        for value, base in zip(values, floor):
+            if base is None:
+                seeds.append(dict(passed=False))
+                continue
+            hits, base_hits = (round(v * num_queries / 100)
+                               for v in (value, base))
+            p = fisher_exact([[hits, num_queries - hits],
+                              [base_hits, num_queries - base_hits]],
+                             alternative='greater').pvalue
+            seeds.append(
+                dict(
+                    hits=hits,
+                    untrained_hits=base_hits,
+                    queries=num_queries,
+                    p=float(p),
+                    passed=bool(p < CONTROL_P)))
+        passed = [seed['passed'] for seed in seeds]
+        control[method] = dict(
+            task=task, per_seed=passed, seeds=seeds, passed=all(passed))
     control['informative'] = all(
         control.get(method, {}).get('passed', False)
         for method in ('moco', 'fame'))
@@ -375,6 +401,12 @@ def _mean_std(values: List[float]) -> str:
     if len(values) > 1:
         cell += f' ± {np.std(values, ddof=1):.1f}'
     return cell
+
+
+def _control_counts(seeds: List[dict]) -> str:
+    """``hits / untrained hits, p`` of each seed of the positive control."""
+    return '; '.join(f'{s["hits"]} / {s["untrained_hits"]}, p {s["p"]:.2g}'
+                     for s in seeds if 'p' in s) or '-'
 
 
 def _margin(margin: dict) -> str:
@@ -415,17 +447,21 @@ def write_markdown(results: dict, path: Path) -> None:
         rows.append([NAMES[method]] + [_mean_std(v) for v in cells] + [
             QUERIES[OWN_TASK[method]] if method in OWN_TASK else '-',
             '-' if passed is None else ' '.join('yes' if ok else 'no'
-                                                for ok in passed)
+                                                for ok in passed),
+            _control_counts(control.get(method, {}).get('seeds', []))
         ])
     lines = [
         verdict, '',
         f'Instance retrieval on {UNBIASED_LIST} (top-1, %): the query a plain '
         'clip (MoCo\'s pretext task) or merged onto another video\'s '
         'background by FAME (FAME\'s). A pretraining passes in its own task '
-        f'at {control["margin"]:.0f} points above the untrained backbone.', ''
-    ] + common.table(
-        ['method', 'plain query', 'merged query', 'own task', 'passed'], rows,
-        'lrrll') + ['']
+        'when its hits beat the untrained backbone\'s on the same queries (a '
+        f'{control["test"]} test at p < {control["p"]}; hits / untrained '
+        'hits, p, per seed).', ''
+    ] + common.table([
+        'method', 'plain query', 'merged query', 'own task', 'passed',
+        'hits / untrained, p'
+    ], rows, 'lrrlll') + ['']
     rows = [[NAMES[m], protocol] + [
         _mean_std(results[m][protocol]['per_seed'][name])
         for name in TEST_LISTS
@@ -504,7 +540,9 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     work_dir = Path(args.work_dir).resolve()
     try:
         root = motion_dataset.ensure_dataset(
-            Path(args.root).resolve(), args.size)
+            Path(args.root).resolve(),
+            args.size,
+            sprite_size=motion_dataset.ACTORS[args.actors])
     except (FileExistsError, FileNotFoundError) as err:
         raise SystemExit(f'error: {err}')
     lists = {name: root / f'{name}.txt' for name in motion_dataset.LISTS}
@@ -550,7 +588,8 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
         per_seed[method].append(scores)
 
     print('\nScoring FAME masks against the true sprite masks', flush=True)
-    results = summarise(per_seed)
+    results = summarise(
+        per_seed, len(lists[UNBIASED_LIST].read_text().splitlines()))
     results['chance'] = 100 / len(classes)
     cfg = load_config('fame', root, work_dir, args.seeds[0], args.cfg_options,
                       args.epochs)
@@ -559,6 +598,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     results['settings'] = dict(
         command=common.command_line('bias_benchmark', argv),
         dataset=str(root),
+        actors=args.actors,
         counts={
             name: len(path.read_text().splitlines())
             for name, path in lists.items()

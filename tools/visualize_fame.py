@@ -158,14 +158,17 @@ def seed_regions(
         motion: np.ndarray,
         num_foreground: Optional[int] = None) -> Dict[str, np.ndarray]:
     """Boolean (H, W) maps of FAME's foreground seeds, the
-    ``num_foreground`` most moving pixels (the op's fixed share by
-    default), and background seeds."""
+    ``num_foreground`` most moving pixels (``beta='auto'``; the op's fixed
+    share by default), and background seeds (then the other pixels; the
+    op's least moving share by default)."""
     rank = np.empty(motion.size, int)
     rank[np.argsort(-motion, axis=None, kind='stable')] = range(motion.size)
     rank = rank.reshape(motion.shape)
     if num_foreground is None:
         num_foreground = int(fame_op.FOREGROUND_SEED_RATIO * motion.size)
-    num_background = int(fame_op.BACKGROUND_SEED_RATIO * motion.size)
+        num_background = int(fame_op.BACKGROUND_SEED_RATIO * motion.size)
+    else:  # beta='auto': every static pixel
+        num_background = motion.size - num_foreground
     return dict(
         foreground=rank < num_foreground,
         background=rank >= motion.size - num_background)

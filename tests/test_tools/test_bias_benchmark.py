@@ -54,8 +54,7 @@ def test_results_hold_every_metric(run):
             assert retrieval['per_seed'] == [retrieval['mean']]
             assert retrieval['mean'] % 12.5 == 0
     control = saved['control']
-    assert control['margin'] == 10 and isinstance(control['informative'],
-                                                  bool)
+    assert control['p'] == 0.01 and isinstance(control['informative'], bool)
     for method, task in (('moco', 'retrieval'), ('fame', 'retrieval_merged'),
                          ('fame_true_masks', 'retrieval_merged')):
         assert len(control[method]['per_seed']) == 1
@@ -183,13 +182,30 @@ def test_positive_control(tool, run, tmp_path):
         random_init=[scores(0, None, 25, 10),
                      scores(0, None, 21, 21)],
         supervised=[scores(90, None, 90), scores(90, None, 90)])
-    results = tool.summarise(per_seed)
+    results = tool.summarise(per_seed, 200)
     control = results['control']
-    assert control['moco'] == dict(
-        task='retrieval', per_seed=[True, True], passed=True)
-    assert control['fame'] == dict(
-        task='retrieval_merged', per_seed=[True, False], passed=False)
-    assert not control['informative'] and control['margin'] == 10
+    # Hits among 200 queries against the untrained backbone's, one-sided
+    # Fisher exact test at p < 0.01: FAME's seed 1 (61 against 42 hits)
+    # has p = 0.0196.
+    assert control['test'] == 'one-sided Fisher exact' and control['p'] == 0.01
+    assert control['moco']['task'] == 'retrieval'
+    assert control['moco']['per_seed'] == [True, True]
+    assert control['moco']['passed']
+    assert control['fame']['task'] == 'retrieval_merged'
+    assert control['fame']['per_seed'] == [True, False]
+    assert not control['fame']['passed'] and not control['informative']
+    seed1 = control['fame']['seeds'][1]
+    assert (seed1['hits'], seed1['untrained_hits'], seed1['queries']) == (61,
+                                                                         42,
+                                                                         200)
+    assert seed1['p'] == pytest.approx(0.019633, abs=1e-6)
+    # By hand: 3 of 4 hits against 0 of 4, P(X >= 3) of the hypergeometric
+    # (8 queries, 3 hits, 4 drawn) = C(3, 3) C(5, 1) / C(8, 4) = 5 / 70.
+    assert tool.positive_control(
+        dict(
+            moco=dict(retrieval=dict(per_seed=[75.])),
+            random_init=dict(retrieval=dict(per_seed=[0.]))),
+        4)['moco']['seeds'][0]['p'] == pytest.approx(5 / 70)
     assert results['fame']['retrieval_merged'] == dict(
         mean=32.75, per_seed=[35, 30.5])
     assert results['fame']['retrieval'] == dict(mean=20., per_seed=[20, 20])
@@ -201,19 +217,20 @@ def test_positive_control(tool, run, tmp_path):
     table = (tmp_path / 'results.md').read_text()
     assert table.startswith('**Uninformative run: the positive control '
                             'failed for MoCo + FAME (seeds [1]).**')
-    assert ('| MoCo + FAME | 20.0 ± 0.0 | 32.8 ± 3.2 | merged | yes no |'
-            in table)
-    assert '| MoCo | 40.5 ± 0.7 | 5.0 ± 0.0 | plain | yes yes |' in table
-    assert ('| random init (reference) | 23.0 ± 2.8 | 15.5 ± 7.8 | - | - |'
-            in table)
+    assert ('| MoCo + FAME | 20.0 ± 0.0 | 32.8 ± 3.2 | merged | yes no | '
+            '70 / 20, p 1e-09; 61 / 42, p 0.02 |' in table)
+    assert ('| MoCo | 40.5 ± 0.7 | 5.0 ± 0.0 | plain | yes yes | '
+            '80 / 50, p 0.00095; 82 / 42, p 1.1e-05 |' in table)
+    assert ('| random init (reference) | 23.0 ± 2.8 | 15.5 ± 7.8 | - | - | - '
+            '|' in table)
     assert '| FAME - MoCo |' not in table
     # a reference does not count; the run passes once FAME's seed 1 does
-    per_seed['fame'][1] = scores(40, None, 20, 31)
+    per_seed['fame'][1] = scores(40, None, 20, 35)
     per_seed['supervised'] = [scores(90, None, 0), scores(90, None, 0)]
-    assert tool.summarise(per_seed)['control']['informative']
+    assert tool.summarise(per_seed, 200)['control']['informative']
     # MoCo is judged on plain queries only
     per_seed['moco'][1] = scores(20, None, 30, 90)
-    assert not tool.summarise(per_seed)['control']['moco']['passed']
+    assert not tool.summarise(per_seed, 200)['control']['moco']['passed']
 
 
 def test_cross_validated_probe_table(tool, run, tmp_path):
@@ -223,7 +240,7 @@ def test_cross_validated_probe_table(tool, run, tmp_path):
         fame=[scores(30, 25.0, 50, 50), scores(40, 32.5, 50, 50)],
         random_init=[scores(0, 10.0, 20), scores(0, 10.0, 20)],
         supervised=[scores(90, 60.0, 90), scores(90, 70.0, 90)])
-    results = tool.summarise(per_seed)
+    results = tool.summarise(per_seed, 200)
     assert results['control']['informative']
     assert results['fame']['linear_cv'] == dict(
         test_unseen_bg=28.75, per_seed=dict(test_unseen_bg=[25.0, 32.5]))
@@ -272,7 +289,7 @@ def test_adaptive_mask_variant(tool, run, tmp_path):
         fame_auto=[scores(35, 30.0, 50, 50), scores(41, 32.5, 50, 50)],
         random_init=[scores(0, 10.0, 20), scores(0, 10.0, 20)],
         supervised=[scores(90, 60.0, 90), scores(90, 70.0, 90)])
-    results = tool.summarise(per_seed)
+    results = tool.summarise(per_seed, 200)
     margin = results['fame_auto_minus_moco']['linear']['test_unseen_bg']
     assert margin['per_seed'] == [25, 21] and margin['mean'] == 23
     assert results['control']['fame_auto']['passed']
@@ -286,8 +303,8 @@ def test_adaptive_mask_variant(tool, run, tmp_path):
     assert "| FAME, beta='auto' - MoCo | +17.5 ± 0.0 |" in table
     assert '| FAME - MoCo | linear | +20.0 ± 0.0 |' in table
     # Not when its own control fails.
-    per_seed['fame_auto'][1] = scores(41, 32.5, 50, 5)
-    results = dict(tool.summarise(per_seed),
+    per_seed['fame_auto'][1] = scores(41, 32.5, 50, 0.5)  # 1 hit vs 0
+    results = dict(tool.summarise(per_seed, 200),
                    **{key: run[3][key]
                       for key in ('chance', 'mask_quality', 'settings')})
     tool.write_markdown(results, tmp_path / 'results.md')

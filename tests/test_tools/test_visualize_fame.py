@@ -258,3 +258,15 @@ def test_compensate_camera_draws_the_compensated_mask(tool, videos):
     assert fame['shift'] == pytest.approx(shifts.norm(dim=-1).mean().item())
     assert fame['shift'] > 0.5
     assert tool.run_fame(panned, still, 0.5, 'turns')['shift'] is None
+
+
+def test_auto_seeds_are_the_moving_and_the_static_pixels(tool, videos):
+    clip = decoded_clip(tool, videos[2])
+    seeds = tool.run_fame(clip, clip, 'auto', 'turns')['seeds']
+    # The op's split: the moving pixels seed the foreground, every other
+    # pixel the background.
+    np.testing.assert_array_equal(seeds['background'], ~seeds['foreground'])
+    assert 0 < seeds['foreground'].mean() <= ops.BETA_RANGE[1]
+    fixed = tool.run_fame(clip, clip, 0.5, 'turns')['seeds']
+    assert fixed['foreground'].mean() == 0.5
+    assert fixed['background'].mean() == pytest.approx(0.1, abs=0.01)

@@ -4,13 +4,14 @@
 Usage::
 
     python tools/data/make_motion_dataset.py DIR [--size tiny|default]
-        [--seed N] [--overwrite] [--sprite-size LOW HIGH]
+        [--seed N] [--overwrite] [--actors default|small |
+        --sprite-size LOW HIGH]
         [--background-videos DIR]
 """
 import argparse
 from typing import Optional, Sequence
 
-from motion_dataset import SIZES, SPRITE_SIZE, generate
+from motion_dataset import ACTORS, SIZES, SPRITE_SIZE, generate
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
@@ -21,7 +22,15 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     add('root', help='output folder')
     add('--size', choices=list(SIZES), default='default', help='dataset size')
     add('--seed', type=int, default=0, help='random seed')
-    add('--sprite-size',
+    actors = parser.add_mutually_exclusive_group()
+    actors.add_argument(
+        '--actors',
+        choices=list(ACTORS),
+        help='a named range of --sprite-size: ' +
+        ', '.join(f'{name} {low} {high}'
+                  for name, (low, high) in ACTORS.items()))
+    actors.add_argument(
+        '--sprite-size',
         type=float,
         nargs=2,
         default=SPRITE_SIZE,
@@ -36,6 +45,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         help='folder of videos to crop half the backgrounds from (default: '
         'textures only)')
     args = parser.parse_args(argv)
+    if args.actors is not None:
+        args.sprite_size = ACTORS[args.actors]
     try:
         summary = generate(
             args.root,

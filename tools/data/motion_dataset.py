@@ -47,6 +47,9 @@ LISTS = ('probe_train', 'probe_val', 'test_iid', 'test_static',
 # One generator per (stream, index); appending keeps older streams' data.
 STREAMS = ('sources', 'seen_bg', 'unseen_bg') + LISTS + ('appearance', )
 SPRITE_SIZE = (0.4, 0.7)  # actor's diameter, fraction of the frame side
+# Named ranges of the actor's diameter: the size FAME assumes (about 16 %
+# of the frame), and small actors (about 3 %, as in wide shots).
+ACTORS = dict(default=SPRITE_SIZE, small=(0.15, 0.3))
 MAX_SPRITE_SIZE = 0.7  # larger sprites leave an orbit no room in the frame
 SPEED = (1.5, 3.0)  # translation, pixels per frame
 PERIOD = (10.0, 20.0)  # oscillation and orbit, frames
@@ -498,13 +501,20 @@ def generate(root: str,
 
 def ensure_dataset(root: Union[str, Path],
                    size: str = 'default',
-                   progress: bool = True) -> Path:
-    """``root``, where the dataset is generated first (``size``, seed 0)
-    if ``root`` holds none, and checked (:func:`check_dataset`)."""
+                   progress: bool = True,
+                   sprite_size: Tuple[float, float] = SPRITE_SIZE) -> Path:
+    """``root``, where the dataset is generated first (``size``,
+    ``sprite_size``, seed 0) if ``root`` holds none, and checked
+    (:func:`check_dataset`)."""
     root = Path(root)
     if not (root / 'pretrain.txt').is_file():
         print(f'Generating the {size} motion dataset in {root}', flush=True)
-        generate(str(root), size=size, seed=0, progress=progress)
+        generate(
+            str(root),
+            size=size,
+            seed=0,
+            progress=progress,
+            sprite_size=sprite_size)
     check_dataset(root)
     return root
 
