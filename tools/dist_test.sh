@@ -1,34 +1,16 @@
 #!/usr/bin/env bash
 # Distributed testing on one or more nodes with torchrun.
 # Usage: tools/dist_test.sh CONFIG CHECKPOINT GPUS [extra args for test.py]
-# Env: NNODES (1), NODE_RANK (0), MASTER_ADDR (127.0.0.1), PORT (29500),
-#      PYTHON (python).
+# Env: as tools/dist_train.sh, which runs tools/test.py here.
 set -euo pipefail
 
 if [[ $# -lt 3 ]]; then
     echo "Usage: $0 CONFIG CHECKPOINT GPUS [extra args for tools/test.py]" >&2
     exit 2
 fi
-
 CONFIG=$1
 CHECKPOINT=$2
 GPUS=$3
 shift 3
-NNODES=${NNODES:-1}
-NODE_RANK=${NODE_RANK:-0}
-MASTER_ADDR=${MASTER_ADDR:-127.0.0.1}
-PORT=${PORT:-29500}
-PYTHON=${PYTHON:-python}
-
-TOOLS_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
-REPO_ROOT=$(dirname -- "${TOOLS_DIR}")
-export PYTHONPATH="${REPO_ROOT}${PYTHONPATH:+:${PYTHONPATH}}"
-
-set -x
-exec "${PYTHON}" -m torch.distributed.run \
-    --nnodes="${NNODES}" \
-    --node_rank="${NODE_RANK}" \
-    --master_addr="${MASTER_ADDR}" \
-    --master_port="${PORT}" \
-    --nproc_per_node="${GPUS}" \
-    "${TOOLS_DIR}/test.py" "${CONFIG}" "${CHECKPOINT}" --launcher pytorch "$@"
+FAME_TOOL=test.py exec bash "$(dirname -- "${BASH_SOURCE[0]}")/dist_train.sh" \
+    "${CONFIG}" "${GPUS}" "${CHECKPOINT}" "$@"

@@ -2,7 +2,8 @@
 # Distributed training on one or more nodes with torchrun.
 # Usage: tools/dist_train.sh CONFIG GPUS [extra args for tools/train.py]
 # Env: NNODES (1), NODE_RANK (0), MASTER_ADDR (127.0.0.1), PORT (29500),
-#      PYTHON (python).
+#      PYTHON (the .venv of tools/install.sh if there, else python),
+#      FAME_TOOL (train.py; tools/dist_test.sh sets test.py).
 set -euo pipefail
 
 if [[ $# -lt 2 ]]; then
@@ -17,11 +18,13 @@ NNODES=${NNODES:-1}
 NODE_RANK=${NODE_RANK:-0}
 MASTER_ADDR=${MASTER_ADDR:-127.0.0.1}
 PORT=${PORT:-29500}
-PYTHON=${PYTHON:-python}
 
 TOOLS_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 REPO_ROOT=$(dirname -- "${TOOLS_DIR}")
 export PYTHONPATH="${REPO_ROOT}${PYTHONPATH:+:${PYTHONPATH}}"
+VENV_PYTHON="${REPO_ROOT}/.venv/bin/python"
+[[ -x ${VENV_PYTHON} ]] || VENV_PYTHON=python
+PYTHON=${PYTHON:-${VENV_PYTHON}}
 
 set -x
 exec "${PYTHON}" -m torch.distributed.run \
@@ -30,4 +33,4 @@ exec "${PYTHON}" -m torch.distributed.run \
     --master_addr="${MASTER_ADDR}" \
     --master_port="${PORT}" \
     --nproc_per_node="${GPUS}" \
-    "${TOOLS_DIR}/train.py" "${CONFIG}" --launcher pytorch "$@"
+    "${TOOLS_DIR}/${FAME_TOOL:-train.py}" "${CONFIG}" --launcher pytorch "$@"

@@ -3,7 +3,9 @@
 # Usage: tools/slurm_train.sh PARTITION JOB_NAME CONFIG [WORK_DIR] [args...]
 #   WORK_DIR is taken as the 4th argument when it does not start with '-'.
 # Env: GPUS (8), GPUS_PER_NODE (8), CPUS_PER_TASK (5), SRUN_ARGS (''),
-#      PYTHON (python), MASTER_PORT or PORT (20000 + SLURM_JOB_ID % 10000).
+#      PYTHON (the .venv of tools/install.sh if there, else python),
+#      MASTER_PORT or PORT (20000 + SLURM_JOB_ID % 10000),
+#      FAME_TOOL (train.py; tools/slurm_test.sh sets test.py).
 set -euo pipefail
 
 if [[ $# -lt 3 ]]; then
@@ -15,8 +17,9 @@ PARTITION=$1
 JOB_NAME=$2
 CONFIG=$3
 shift 3
+TOOL=${FAME_TOOL:-train.py}
 WORK_DIR_ARGS=()
-if [[ $# -gt 0 && $1 != -* ]]; then
+if [[ ${TOOL} == train.py && $# -gt 0 && $1 != -* ]]; then
     WORK_DIR_ARGS=(--work-dir "$1")
     shift
 fi
@@ -24,7 +27,6 @@ GPUS=${GPUS:-8}
 GPUS_PER_NODE=${GPUS_PER_NODE:-8}
 CPUS_PER_TASK=${CPUS_PER_TASK:-5}
 SRUN_ARGS=${SRUN_ARGS:-}
-PYTHON=${PYTHON:-python}
 # Do not ask for more tasks on a node than there are tasks in all.
 if (( GPUS < GPUS_PER_NODE )); then
     GPUS_PER_NODE=${GPUS}
@@ -44,6 +46,9 @@ exec "$@"'
 TOOLS_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 REPO_ROOT=$(dirname -- "${TOOLS_DIR}")
 export PYTHONPATH="${REPO_ROOT}${PYTHONPATH:+:${PYTHONPATH}}"
+VENV_PYTHON="${REPO_ROOT}/.venv/bin/python"
+[[ -x ${VENV_PYTHON} ]] || VENV_PYTHON=python
+PYTHON=${PYTHON:-${VENV_PYTHON}}
 
 set -x
 # SRUN_ARGS is deliberately unquoted so that it can hold several options.
@@ -57,5 +62,5 @@ exec srun -p "${PARTITION}" \
     --kill-on-bad-exit=1 \
     ${SRUN_ARGS} \
     bash -c "${WITH_PORT}" bash \
-    "${PYTHON}" -u "${TOOLS_DIR}/train.py" "${CONFIG}" --launcher slurm \
+    "${PYTHON}" -u "${TOOLS_DIR}/${TOOL}" "${CONFIG}" --launcher slurm \
     ${WORK_DIR_ARGS[@]+"${WORK_DIR_ARGS[@]}"} "$@"

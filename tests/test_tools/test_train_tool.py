@@ -267,3 +267,48 @@ def test_slurm_master_port_per_job(tmp_path, script, ports, expected):
     result = subprocess.run(
         command, env=env, capture_output=True, text=True, check=True)
     assert result.stdout.splitlines() == [f'MASTER_PORT={expected}']
+
+
+@pytest.mark.parametrize('launcher, args, tail', [
+    ('dist_test.sh', ['a.py', 'c.pth', '4', '--dump', 'p.pkl'],
+     ['a.py', '--launcher', 'pytorch', 'c.pth', '--dump', 'p.pkl']),
+    ('slurm_test.sh', ['part', 'job', 'a.py', 'c.pth', '--dump', 'p.pkl'],
+     ['a.py', '--launcher', 'slurm', 'c.pth', '--dump', 'p.pkl']),
+])
+def test_test_launchers_run_test_py(tmp_path, launcher, args, tail):
+    python = fake_command(tmp_path, 'python')
+    fake_command(tmp_path, 'srun')
+    env = dict(
+        os.environ,
+        PATH=f'{tmp_path}{os.pathsep}{os.environ["PATH"]}',
+        PYTHON=str(python),
+        GPUS='4')
+    result = subprocess.run(['bash', str(TOOLS_DIR / launcher), *args],
+                            env=env,
+                            capture_output=True,
+                            text=True,
+                            check=True)
+    lines = result.stdout.splitlines()
+    start = lines.index(str(TOOLS_DIR / 'test.py'))
+    assert lines[start + 1:] == tail
+    # test.py reads the checkpoint after the launcher flag as well
+    parsed = load_tool('test').parse_args(tail)
+    assert (parsed.config, parsed.checkpoint, parsed.launcher) == (
+        'a.py', 'c.pth', tail[2])
+
+
+def test_launchers_default_to_the_installed_venv(tmp_path):
+    # After tools/install.sh, PYTHON need not be set: the repository's
+    # .venv is used when it exists.
+    env = dict(os.environ, PATH=f'{tmp_path}{os.pathsep}/usr/bin:/bin')
+    env.pop('PYTHON', None)
+    fake_command(tmp_path, 'srun')
+    result = subprocess.run(
+        ['bash', str(TOOLS_DIR / 'slurm_train.sh'), 'p', 'j', 'a.py'],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True)
+    venv = REPO_ROOT / '.venv' / 'bin' / 'python'
+    expected = str(venv) if venv.exists() else 'python'
+    assert expected in result.stdout.splitlines()
