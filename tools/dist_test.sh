@@ -4,13 +4,11 @@
 # Env: as tools/dist_train.sh, which runs tools/test.py here.
 set -euo pipefail
 
-if [[ $# -lt 3 ]]; then
+(( $# >= 3 )) || {
     echo "Usage: $0 CONFIG CHECKPOINT GPUS [extra args for tools/test.py]" >&2
     exit 2
-fi
-CONFIG=$1
-CHECKPOINT=$2
-GPUS=$3
-shift 3
+}
+# CONFIG GPUS CHECKPOINT [extra args]: test.py takes the checkpoint after
+# the launcher flag.
 FAME_TOOL=test.py exec bash "$(dirname -- "${BASH_SOURCE[0]}")/dist_train.sh" \
-    "${CONFIG}" "${GPUS}" "${CHECKPOINT}" "$@"
+    "$1" "$3" "$2" "${@:4}"

@@ -6,13 +6,11 @@
 #      FAME_TOOL (train.py; tools/dist_test.sh sets test.py).
 set -euo pipefail
 
-if [[ $# -lt 2 ]]; then
+(( $# >= 2 )) || {
     echo "Usage: $0 CONFIG GPUS [extra args for tools/train.py]" >&2
     exit 2
-fi
-
-CONFIG=$1
-GPUS=$2
+}
+CONFIG=$1 GPUS=$2
 shift 2
 NNODES=${NNODES:-1}
 NODE_RANK=${NODE_RANK:-0}
@@ -22,9 +20,8 @@ PORT=${PORT:-29500}
 TOOLS_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 REPO_ROOT=$(dirname -- "${TOOLS_DIR}")
 export PYTHONPATH="${REPO_ROOT}${PYTHONPATH:+:${PYTHONPATH}}"
-VENV_PYTHON="${REPO_ROOT}/.venv/bin/python"
-[[ -x ${VENV_PYTHON} ]] || VENV_PYTHON=python
-PYTHON=${PYTHON:-${VENV_PYTHON}}
+VENV=${REPO_ROOT}/.venv/bin/python
+PYTHON=${PYTHON:-$([[ -x ${VENV} ]] && echo "${VENV}" || echo python)}
 
 set -x
 exec "${PYTHON}" -m torch.distributed.run \

@@ -4,9 +4,9 @@
 # Env: as tools/slurm_train.sh, which runs tools/test.py here.
 set -euo pipefail
 
-if [[ $# -lt 4 ]]; then
+(( $# >= 4 )) || {
     echo "Usage: $0 PARTITION JOB_NAME CONFIG CHECKPOINT [extra args]" >&2
     exit 2
-fi
+}
 FAME_TOOL=test.py exec bash "$(dirname -- "${BASH_SOURCE[0]}")/slurm_train.sh" \
     "$@"

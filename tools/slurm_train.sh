@@ -8,10 +8,10 @@
 #      FAME_TOOL (train.py; tools/slurm_test.sh sets test.py).
 set -euo pipefail
 
-if [[ $# -lt 3 ]]; then
+(( $# >= 3 )) || {
     echo "Usage: $0 PARTITION JOB_NAME CONFIG [WORK_DIR] [extra args]" >&2
     exit 2
-fi
+}
 
 PARTITION=$1
 JOB_NAME=$2
@@ -32,6 +32,12 @@ if (( GPUS < GPUS_PER_NODE )); then
     GPUS_PER_NODE=${GPUS}
 fi
 
+TOOLS_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
+REPO_ROOT=$(dirname -- "${TOOLS_DIR}")
+export PYTHONPATH="${REPO_ROOT}${PYTHONPATH:+:${PYTHONPATH}}"
+VENV=${REPO_ROOT}/.venv/bin/python
+PYTHON=${PYTHON:-$([[ -x ${VENV} ]] && echo "${VENV}" || echo python)}
+
 # MMEngine's slurm launcher takes MASTER_PORT, else 29500 for every job:
 # two jobs whose first node is the same machine would collide. Use the
 # user's MASTER_PORT or PORT, else one port per job from the job id, which
@@ -42,13 +48,6 @@ fi
 # shellcheck disable=SC2016
 WITH_PORT='export MASTER_PORT=${MASTER_PORT:-$((20000 + SLURM_JOB_ID % 10000))}
 exec "$@"'
-
-TOOLS_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
-REPO_ROOT=$(dirname -- "${TOOLS_DIR}")
-export PYTHONPATH="${REPO_ROOT}${PYTHONPATH:+:${PYTHONPATH}}"
-VENV_PYTHON="${REPO_ROOT}/.venv/bin/python"
-[[ -x ${VENV_PYTHON} ]] || VENV_PYTHON=python
-PYTHON=${PYTHON:-${VENV_PYTHON}}
 
 set -x
 # SRUN_ARGS is deliberately unquoted so that it can hold several options.
