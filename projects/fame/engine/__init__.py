@@ -1,6 +1,6 @@
 # Copyright (c) OpenMMLab. All rights reserved.
-from ..utils import (load_from_http_safely, load_from_local_safely,
-                     register_safe_checkpoint_loaders)
+from ..utils.checkpoint import (load_from_http_safely, load_from_local_safely,
+                                register_safe_checkpoint_loaders)
 from .fileio import AtomicLocalBackend, lock_work_dir, write_atomic
 from .hooks import AtomicCheckpointHook, BadVideoHook, PretrainConfigCheckHook
 from .loops import ResumableEpochBasedTrainLoop, seed_iteration

@@ -62,13 +62,11 @@ def write_atomic(data: bytes, filepath: Union[str, Path]) -> None:
 
 
 def lock_work_dir(folder: Union[str, Path]) -> None:
-    """Lock ``folder`` for this process until it ends or unlocks it.
+    """Lock ``folder`` for this process until it ends or unlocks it; a
+    RuntimeError if another live process holds it.
 
     Args:
         folder (str | Path): The work dir.
-
-    Raises:
-        RuntimeError: If another live process holds it.
     """
     folder = osp.realpath(folder)
     if fcntl is None or folder in _held_locks:

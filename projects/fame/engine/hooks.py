@@ -68,9 +68,8 @@ class AtomicCheckpointHook(CheckpointHook):
         if is_main_process() and '://' not in str(self.out_dir):
             lock_work_dir(self.out_dir)
             for path in remove_stale_temporaries(self.out_dir):
-                runner.logger.warning(
-                    f'Removed {path}, left by a checkpoint write that was '
-                    'killed')
+                runner.logger.warning(f'Removed {path}, left by a checkpoint '
+                                      'write that was killed')
 
     def after_run(self, runner) -> None:
         if is_main_process():
@@ -116,8 +115,7 @@ class BadVideoHook(Hook):
     videos read (checked within an epoch once ``min_videos`` were read).
 
     Args:
-        min_videos (int): Videos to read in an epoch before the fraction is
-            checked within it. Defaults to 1000.
+        min_videos (int): Reads before an in-epoch check. Defaults to 1000.
     """
 
     def __init__(self, min_videos: int = 1000) -> None:

@@ -52,11 +52,8 @@ class _SkipNonFiniteMixin:
                       loss: Tensor,
                       step_kwargs: Optional[Dict] = None,
                       zero_kwargs: Optional[Dict] = None) -> None:
-        """``OptimWrapper.update_params`` if ``loss`` is finite everywhere.
-
-        Raises:
-            RuntimeError: After ``max_consecutive_skips`` skips in a row.
-        """
+        """``OptimWrapper.update_params`` if ``loss`` is finite everywhere;
+        a RuntimeError after ``max_consecutive_skips`` skips in a row."""
         running_stats, self._running_stats = self._running_stats, []
         finite = torch.isfinite(loss.detach()).all().float()
         if get_world_size() > 1:
@@ -89,19 +86,15 @@ class _SkipNonFiniteMixin:
 
 @OPTIM_WRAPPERS.register_module()
 class SkipNonFiniteOptimWrapper(_SkipNonFiniteMixin, OptimWrapper):
-    """``OptimWrapper`` that skips steps whose loss is not finite.
-
-    Args: as :class:`_SkipNonFiniteMixin` and ``OptimWrapper``.
-    """
+    """``OptimWrapper`` that skips steps whose loss is not finite (args: as
+    :class:`_SkipNonFiniteMixin` and ``OptimWrapper``)."""
 
 
 @OPTIM_WRAPPERS.register_module()
 class SkipNonFiniteAmpOptimWrapper(_SkipNonFiniteMixin, AmpOptimWrapper):
-    """``AmpOptimWrapper`` that skips steps whose loss is not finite; the
-    scaler still handles non-finite gradients of a finite loss.
-
-    Args: as :class:`_SkipNonFiniteMixin` and ``AmpOptimWrapper``.
-    """
+    """``AmpOptimWrapper`` that skips steps whose loss is not finite (the
+    scaler handles non-finite gradients of a finite loss). Args: as
+    :class:`_SkipNonFiniteMixin` and ``AmpOptimWrapper``."""
 
     def step(self, **kwargs) -> None:
         """The scaler's step, with zero momentum buffers for a fused SGD's

@@ -62,9 +62,8 @@ def predict_features(model: torch.nn.Module,
 
 @LOOPS.register_module()
 class KNNValLoop(ValLoop):
-    """Validation by a kNN vote (:func:`knn_predict`) of a labelled bank's
-    backbone features, gathered from all processes, for each video's
-    ``pred_score``: pretraining watched without fine-tuning.
+    """Validation without fine-tuning: each video's ``pred_score`` is the
+    :func:`knn_predict` vote of a labelled bank gathered from all processes.
 
     Args:
         runner (Runner): The runner.
@@ -72,8 +71,7 @@ class KNNValLoop(ValLoop):
         evaluator (Evaluator | dict | list): Scores the predictions.
         bank_dataloader (DataLoader | dict): Labelled videos that vote.
         k (int): Neighbours per query. Defaults to 20.
-        num_classes (int, optional): Defaults to None: the largest bank
-            label + 1.
+        num_classes (int, optional): Defaults to None: max bank label + 1.
         temperature (float): Sharpness of the vote. Defaults to 0.07.
         fp16 (bool): Whether to run in fp16. Defaults to False.
     """
@@ -154,9 +152,8 @@ class LinearProbe(nn.Module):
 def _train_probe(feats: Tensor, labels: Tensor, num_classes: int,
                  weight_decay: float, max_iter: int) -> LinearProbe:
     """Fit a probe by full-batch L-BFGS on L2-regularised cross-entropy."""
-    probe = LinearProbe(
-        feats.mean(0),
-        feats.std(0).clamp_min(1e-6), num_classes).to(feats.dtype)
+    std = feats.std(0).clamp_min(1e-6)
+    probe = LinearProbe(feats.mean(0), std, num_classes).to(feats.dtype)
     nn.init.zeros_(probe.fc.weight)
     nn.init.zeros_(probe.fc.bias)
     optimizer = torch.optim.LBFGS(

@@ -28,8 +28,7 @@ class FAMEMask(BaseTransform):
             code's hue quirk). Defaults to ``'turns'``.
         beta_range (Sequence[float]): Bounds of the fraction of
             ``beta='auto'``. Defaults to ``(0.05, 0.5)``.
-        compensate_camera (bool): See :class:`FAMEBlending`. Defaults to
-            False.
+        compensate_camera (bool): Camera compensation. Defaults to False.
     """
 
     def __init__(self,
@@ -72,8 +71,7 @@ class LoadForegroundMask(BaseTransform):
     flipped and resized as the frames.
 
     Args:
-        video_prefix (str): Folder the video paths are relative to (the
-            dataset's ``data_prefix['video']``).
+        video_prefix (str): The dataset's ``data_prefix['video']``.
         mask_prefix (str): Folder of the mask files, laid out as the videos.
     """
 

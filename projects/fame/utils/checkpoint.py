@@ -1,10 +1,9 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 """Weights-only checkpoint loading, and checking a checkpoint against a model.
 
-MMEngine 0.10.x calls ``torch.load`` without ``weights_only``: weights-only
-only by torch's default for files (failing on MMEngine's ``HistoryBuffer``),
-never for URLs, so a checkpoint could run code. Here the types of MMEngine
-checkpoints are allow-listed and every load is weights-only.
+MMEngine 0.10.x calls ``torch.load`` without ``weights_only``, so a URL's
+checkpoint could run code and files fail on ``HistoryBuffer`` under torch's
+weights-only default; here every load is weights-only, with an allow-list.
 """
 import os
 import os.path as osp
@@ -208,12 +207,10 @@ def check_state_dict(saved: Mapping[str, Any],
         saved (Mapping): The checkpoint's state dict.
         model_state (Mapping): The model's state dict.
         source (str): The checkpoint's name in messages. Defaults to ``'it'``.
-        prefix (str): Compare only the keys starting with it, e.g.
-            ``'backbone.'``. Defaults to ``''``.
+        prefix (str): Compare only keys starting with it. Defaults to ``''``.
         min_fraction (float): The share of the model's tensors the
             checkpoint must hold, in their shape. Defaults to 1.
-        strict (bool): Also refuse tensors not in the model. Defaults to
-            False.
+        strict (bool): Refuse tensors not in the model. Defaults to False.
 
     Raises:
         CheckpointMismatchError: Counting the missing, reshaped and

@@ -1,6 +1,7 @@
 # Copyright (c) OpenMMLab. All rights reserved.
-"""Pretraining data: :class:`RobustRepeatAugDataset` and the
-:class:`ResumableSampler` that seeds its samples."""
+"""Video datasets that treat bad videos as their use needs: pretraining's
+:class:`RobustRepeatAugDataset` (with the :class:`ResumableSampler` that
+seeds its samples) replaces them, :class:`StrictVideoDataset` names them."""
 import logging
 import os.path as osp
 import random
@@ -9,7 +10,7 @@ from typing import Any, Iterator, List, Optional, Set, Sized, Tuple, Union
 
 import numpy as np
 import torch
-from mmaction.datasets import RepeatAugDataset
+from mmaction.datasets import RepeatAugDataset, VideoDataset
 from mmaction.registry import DATA_SAMPLERS, DATASETS
 from mmengine.dataset import DefaultSampler
 from mmengine.fileio import list_from_file
@@ -170,8 +171,7 @@ class ResumableSampler(DefaultSampler):
     Args:
         dataset (Sized): A dataset that takes ``(index, seed)`` keys.
         shuffle (bool): Whether to shuffle. Defaults to True.
-        seed (int, optional): Of the shuffle and sample seeds. Defaults to
-            None (drawn and synchronised).
+        seed (int, optional): Seeds the shuffle and samples. Defaults to None.
         round_up (bool): As in ``DefaultSampler``. Defaults to True.
     """
 
@@ -206,3 +206,21 @@ class ResumableSampler(DefaultSampler):
     def skip(self, num_samples: int) -> None:
         """Leave out this rank's first ``num_samples`` in the next pass."""
         self._start = num_samples
+
+
+@DATASETS.register_module()
+class StrictVideoDataset(VideoDataset):
+    """``VideoDataset`` whose errors name the video and its line in
+    ``ann_file`` (decord's may not); no video is skipped.
+
+    Args: as ``VideoDataset``.
+    """
+
+    def prepare_data(self, idx: int) -> dict:
+        try:
+            return super().prepare_data(idx)
+        except Exception as err:  # any decoder, file or transform error
+            filename = self.get_data_info(idx)['filename']
+            raise BadVideoError(
+                f'cannot read video {filename} (line {idx + 1} of '
+                f'{self.ann_file}): {type(err).__name__}: {err}') from err
