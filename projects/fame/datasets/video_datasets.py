@@ -67,9 +67,9 @@ class _FrameCountCheck:
 class RobustRepeatAugDataset(RepeatAugDataset):
     """``RepeatAugDataset`` that replaces bad videos and seeds each sample.
 
-    A video that gives no clip is replaced by a random one, which lists it
-    for :class:`BadVideoHook`; too short ones are bad as ``SampleFrames``
-    would loop them, a jump that FAME takes for motion.
+    A video that gives no clip is replaced by a random one, whose data
+    sample lists it for :class:`BadVideoHook`. Videos shorter than a clip are
+    bad: ``SampleFrames`` would loop them, a jump FAME takes for motion.
 
     Args:
         num_repeats (int): Clips per video, must be 2. Defaults to 2.
@@ -165,8 +165,9 @@ class RobustRepeatAugDataset(RepeatAugDataset):
 
 @DATA_SAMPLERS.register_module()
 class ResumableSampler(DefaultSampler):
-    """``DefaultSampler`` of ``(index, seed)`` pairs, the seed a function of
-    the seed, epoch and index, that can start mid-epoch (:meth:`skip`).
+    """``DefaultSampler`` that yields ``(index, seed)`` pairs, the seed a
+    function of the sampler's seed, the epoch and the index only, and can
+    start mid-epoch (:meth:`skip`) without loading the samples before.
 
     Args:
         dataset (Sized): A dataset that takes ``(index, seed)`` keys.
@@ -211,7 +212,8 @@ class ResumableSampler(DefaultSampler):
 @DATASETS.register_module()
 class StrictVideoDataset(VideoDataset):
     """``VideoDataset`` whose errors name the video and its line in
-    ``ann_file`` (decord's may not); no video is skipped.
+    ``ann_file`` (decord's may not). No video is skipped: a score on part of
+    a split would be reported for the whole.
 
     Args: as ``VideoDataset``.
     """

@@ -15,8 +15,7 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None
 
 TEMP_SUFFIX = '.partial'  # of hidden temporaries beside their target
-# ``flock``-ed by the run that owns a work dir; the kernel releases it when
-# the process ends, however it ends.
+# ``flock``-ed by a work dir's run; freed when it ends, however it ends.
 LOCK_NAME = '.run.lock'
 _held_locks: Dict[str, IO] = {}
 
@@ -62,7 +61,7 @@ def write_atomic(data: bytes, filepath: Union[str, Path]) -> None:
 
 
 def lock_work_dir(folder: Union[str, Path]) -> None:
-    """Lock ``folder`` for this process until it ends or unlocks it; a
+    """Lock ``folder`` for this process until it ends or unlocks it; raises
     RuntimeError if another live process holds it.
 
     Args:

@@ -18,8 +18,7 @@ from .fileio import (lock_work_dir, remove_stale_temporaries, unlock_work_dir,
                      write_atomic)
 
 POINTER = 'last_checkpoint'
-# Message hub key of the epoch's [videos read, bad videos]; saved in
-# checkpoints, so a run resumed mid-epoch keeps counting.
+# The epoch's [videos read, bad videos] in the message hub (checkpointed).
 COUNTS_KEY = 'bad_video_counts'
 # The smallest crop whose FAME blur kernel is larger than one pixel (20).
 MIN_CROP_SIZE = next(s for s in range(1, 64) if blur_kernel_size(s) > 1)
@@ -78,8 +77,8 @@ class AtomicCheckpointHook(CheckpointHook):
                 unlock_work_dir(self.out_dir)
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-        """Refuse to resume from another model's checkpoint, of which MMEngine
-        loads what fits (and an optimizer state of as many parameters)."""
+        """Refuse to resume from another model's checkpoint: MMEngine would
+        load the weights that fit, and an optimizer state of as many."""
         if not runner._resume:
             return
         model = runner.model.module if is_model_wrapper(

@@ -29,9 +29,9 @@ def seed_iteration(seed: int, rank: int, iteration: int) -> None:
 class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
     """Epoch-based training loop that resumes exactly where it stopped.
 
-    MMEngine's restarts a mid-epoch checkpoint's epoch; this one skips the
-    batches trained on and seeds every step from the seed, rank and step:
-    with :class:`ResumableSampler` a resumed run continues bit for bit.
+    MMEngine's loop restarts the epoch of a mid-epoch checkpoint. This one
+    skips the batches trained on and seeds each step from the seed, rank and
+    step; with :class:`ResumableSampler` a resumed run continues bit for bit.
 
     Args: as ``EpochBasedTrainLoop``.
     """

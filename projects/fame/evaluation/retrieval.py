@@ -72,8 +72,7 @@ class VideoRetrievalMetric(BaseMetric):
 
     Args:
         topk (Sequence[int]): Cut-offs k. Defaults to ``(1, 5, 10, 20, 50)``.
-        feat_key (str): The data sample field holding the feature.
-            Defaults to ``'backbone_feat'``.
+        feat_key (str): The feature's field. Defaults to ``'backbone_feat'``.
         collect_device (str): ``'cpu'`` or ``'gpu'``. Defaults to ``'cpu'``.
         prefix (str, optional): Metric name prefix. Defaults to None.
     """

@@ -1,9 +1,9 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 """Weights-only checkpoint loading, and checking a checkpoint against a model.
 
-MMEngine 0.10.x calls ``torch.load`` without ``weights_only``, so a URL's
-checkpoint could run code and files fail on ``HistoryBuffer`` under torch's
-weights-only default; here every load is weights-only, with an allow-list.
+MMEngine 0.10.x calls ``torch.load`` without ``weights_only``: a URL's
+checkpoint could run code, and torch's weights-only default refuses its
+``HistoryBuffer``. Here all loads are weights-only, MMEngine's types allowed.
 """
 import os
 import os.path as osp
