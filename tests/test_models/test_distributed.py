@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 
 from tests.strict_collectives import free_port, run_in_processes
+from tools.data.motion_dataset import generate
 
 WORLD_SIZE = 2
 BATCH = 3
@@ -136,8 +137,6 @@ def test_initial_queue_is_the_same_on_every_rank_whatever_the_seeds():
 # --------------------------------------------------------------------------
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / 'tools' / 'data'))
-from tools.data.motion_dataset import generate  # noqa: E402
 
 VIDEOS, VIDEOS_PER_RANK, QUEUE_LEN = 8, 2, 48
 DIST_ITERS = VIDEOS // (VIDEOS_PER_RANK * WORLD_SIZE)  # one epoch

@@ -14,10 +14,9 @@ import pytest
 import torch
 
 from projects.fame.utils import load_checkpoint_safely
+from tools.data.motion_dataset import generate
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / 'tools' / 'data'))
-from tools.data.motion_dataset import generate  # noqa: E402
 
 BATCH, QUEUE_LEN, EPOCHS = 4, 64, 3
 ITERS = EPOCHS * 16 // BATCH  # 16 tiny videos

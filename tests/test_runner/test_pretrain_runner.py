@@ -1,6 +1,5 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 """Pretrain through MMEngine's Runner on tiny generated videos, then resume."""
-import sys
 from pathlib import Path
 
 import torch
@@ -8,10 +7,9 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 import projects.fame  # noqa: F401
+from tools.data.motion_dataset import cfg_options
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / 'tools' / 'data'))
-from tools.data.motion_dataset import cfg_options  # noqa: E402
 
 BATCH = 4
 QUEUE_LEN = 64
