@@ -107,7 +107,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         help='the sprites\' size, if generated: ' +
         ', '.join(f'{name}, diameter {low}-{high} of the frame'
                   for name, (low, high) in motion_dataset.ACTORS.items()))
-    add('--k', type=int, default=20, help='neighbours of the kNN vote')
+    add('--k',
+        type=common.at_least(1),
+        default=20,
+        help='neighbours of the kNN vote')
     add('--beta',
         type=common.parse_beta,
         help='of the masks scored against the sprites (default: FAME\'s)')

@@ -97,6 +97,12 @@ def check_checkpoint_fills_model(model: nn.Module, checkpoint: str) -> None:
 def main() -> None:
     args = parse_args()
     cfg = merge_args(cli.load_config(args.config), args)
+    if cfg.get('test_dataloader') is None or cfg.get('test_cfg') is None:
+        raise SystemExit(
+            f'error: {args.config} has no test_dataloader / test_cfg: it is '
+            'a pretraining config. Evaluate a pretrained backbone with a '
+            'config of configs/transfer/ (fine-tune, linear probe or '
+            'retrieval; docs/transfer.md)')
     # Stop here, naming the file or key to fix, rather than deep inside the
     # Runner.
     try:

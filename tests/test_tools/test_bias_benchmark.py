@@ -160,6 +160,14 @@ def test_epochs_keep_the_schedule_shape(tool, run, epochs, warmup):
     assert tool.parse_args(['d', '--work-dir', 'w']).epochs == 80
 
 
+@pytest.mark.parametrize('k', ['0', '-3'])
+def test_k_is_checked_before_any_training(tool, k, capsys):
+    # Refused by argparse, not after the pretrainings.
+    with pytest.raises(SystemExit):
+        tool.parse_args(['d', '--work-dir', 'w', '--k', k])
+    assert f'must be >= 1, got {k}' in capsys.readouterr().err
+
+
 def scores(value, cv, retrieval, merged=0.):
     """Hand-made read-out scores of one run."""
     per_list = {name: value for name in TEST_LISTS}

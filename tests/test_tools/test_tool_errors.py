@@ -36,6 +36,7 @@ test_dataloader = dict(
     dataset=dict(
         type='ConcatDataset',
         datasets=[dict(ann_file='{val_ann}'), dict(ann_file='{test_ann}')]))
+test_cfg = dict(type='TestLoop')
 visualizer = dict(
     type='ActionVisualizer', vis_backends=[dict(type='LocalVisBackend')])
 """
@@ -465,3 +466,14 @@ def test_train_refuses_a_work_dir_in_use(data, monkeypatch, no_runner):
     # before the Runner: nothing written or removed
     assert sorted(p.name for p in work.iterdir()) == [LOCK_NAME, 'epoch_1.pth']
     assert (work / 'epoch_1.pth').read_bytes() == b'the other run'
+
+
+def test_test_tool_names_a_pretraining_config(monkeypatch, no_runner):
+    config = Path(__file__).resolve().parents[2] / 'configs' / \
+        'fame_r3d_tiny_motion.py'
+    message = run_tool(monkeypatch, 'test', str(config), 'any.pth')
+    assert message == (
+        f'error: {config} has no test_dataloader / test_cfg: it is a '
+        'pretraining config. Evaluate a pretrained backbone with a config '
+        'of configs/transfer/ (fine-tune, linear probe or retrieval; '
+        'docs/transfer.md)')
