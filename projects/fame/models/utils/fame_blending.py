@@ -8,7 +8,8 @@ from mmaction.utils import SampleList
 from torch import Tensor, nn
 
 from ...ops import (BETA_RANGE, camera_shifts, check_beta, check_beta_range,
-                    fame_mask, merge_foreground_background, shot_cut_ratio)
+                    fame_mask, foreground_mask, merge_foreground_background,
+                    shot_cut_ratio)
 from ...utils import ConfigError
 
 
@@ -135,13 +136,16 @@ class FAMEBlending(BaseMiniBatchBlending, nn.Module):
             # float32 even under --amp: half precision blurs change the
             # top-k ranking of the masks.
             with torch.autocast(pixels.device.type, enabled=False):
-                shifts = None
-                if self.compensate_camera:
-                    shifts = camera_shifts(pixels)
-                    self.num_camera_compensated = shifts.flatten(1).any(
-                        1).float().sum()
-                masks = fame_mask(pixels, self.beta, self.hue_mode,
-                                  self.beta_range, shifts)
+                if self.beta != 'auto' and not self.compensate_camera:
+                    masks = foreground_mask(pixels, self.beta, self.hue_mode)
+                else:  # with the options of ops/options.py
+                    shifts = None
+                    if self.compensate_camera:
+                        shifts = camera_shifts(pixels)
+                        self.num_camera_compensated = shifts.flatten(1).any(
+                            1).float().sum()
+                    masks = fame_mask(pixels, self.beta, self.hue_mode,
+                                      self.beta_range, shifts)
         if self.prob < 1:
             keep = torch.rand(clips.shape[0], device=clips.device) >= self.prob
             masks = masks | keep[:, None, None]
