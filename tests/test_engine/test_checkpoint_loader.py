@@ -106,7 +106,8 @@ def test_tools_register_the_loaders_before_the_runner(tool, tmp_path,
                   f"data_prefix=dict(video='{tmp_path}')))")
     config = tmp_path / 'config.py'
     config.write_text(f'train_dataloader = {dataloader}\n'
-                      f'test_dataloader = {dataloader}\n')
+                      f'test_dataloader = {dataloader}\n'
+                      "test_cfg = dict(type='TestLoop')\n")
     argv = [str(config)]
     if tool == 'test':
         argv.append(str(tmp_path / 'epoch_1.pth'))
