@@ -200,7 +200,8 @@ def top_k_mask(scores: Tensor, k: int) -> Tensor:
 
 def foreground_mask(clips: Tensor,
                     beta: float = 0.5,
-                    hue_mode: str = 'turns') -> Tensor:
+                    hue_mode: str = 'turns',
+                    motion: Optional[Tensor] = None) -> Tensor:
     """Binary foreground masks of a batch of clips.
 
     Args:
@@ -208,6 +209,8 @@ def foreground_mask(clips: Tensor,
         beta (float): Fraction of pixels marked as foreground, in (0, 1].
             Defaults to 0.5.
         hue_mode (str): See :func:`colour_bins`. Defaults to ``'turns'``.
+        motion (Tensor, optional): See :func:`foreground_maps`. Defaults to
+            None (the paper).
 
     Returns:
         Tensor: Boolean masks of shape (N, H, W), shared by all frames, with
@@ -215,7 +218,7 @@ def foreground_mask(clips: Tensor,
     """
     if check_beta(beta) == 'auto':
         raise ValueError("beta='auto' is an option: use options.fame_mask")
-    _, score = foreground_maps(clips, hue_mode)
+    _, score = foreground_maps(clips, hue_mode, motion)
     return top_k_mask(score, int(beta * score.shape[-2] * score.shape[-1]))
 
 

@@ -23,7 +23,7 @@ from torch import Tensor
 
 from ..utils import ConfigError
 from .fame import (blur, check_beta, check_clips, foreground_mask,
-                   foreground_maps, minmax_normalize, motion_map, top_k_mask)
+                   foreground_maps, minmax_normalize, motion_map)
 
 # Default bounds of the per-clip seed share and fraction of beta='auto'.
 BETA_RANGE = (0.05, 0.5)
@@ -63,16 +63,16 @@ def otsu_fraction(maps: Tensor, num_bins: int = 64) -> Tensor:
     flat = maps.flatten(1).float().clamp(0, 1)
     levels = (flat * (num_bins - 1)).round().long()
     hist = torch.zeros(
-        flat.shape[0], num_bins, device=flat.device).scatter_add_(
-            1, levels, torch.ones_like(flat))
+        flat.shape[0], num_bins,
+        device=flat.device).scatter_add_(1, levels, torch.ones_like(flat))
     prob = hist / flat.shape[1]
     values = torch.linspace(0, 1, num_bins, device=flat.device)
     below = prob.cumsum(1)  # weight of the class at or below each level
     below_mean = (prob * values).cumsum(1)
     total_mean = below_mean[:, -1:]
     above = 1 - below
-    between = (total_mean * below - below_mean)**2 / (below * above).clamp_min(
-        1e-12)
+    between = (total_mean * below - below_mean)**2 / (below *
+                                                      above).clamp_min(1e-12)
     threshold = between.argmax(1, keepdim=True)
     return above.gather(1, threshold).squeeze(1).clamp_min(0)
 
@@ -93,11 +93,10 @@ def check_beta_range(beta_range: Sequence[float]) -> Tuple[float, float]:
 
 
 def adaptive_foreground_maps(
-    clips: Tensor,
-    hue_mode: str = 'turns',
-    beta_range: Sequence[float] = BETA_RANGE,
-    shifts: Optional[Tensor] = None
-) -> Tuple[Tensor, Tensor, Tensor]:
+        clips: Tensor,
+        hue_mode: str = 'turns',
+        beta_range: Sequence[float] = BETA_RANGE,
+        shifts: Optional[Tensor] = None) -> Tuple[Tensor, Tensor, Tensor]:
     """The maps of :func:`.fame.foreground_maps` with seeds and fraction
     per clip (``beta='auto'``), for actors of any size.
 
@@ -129,8 +128,7 @@ def adaptive_foreground_maps(
     low, high = check_beta_range(beta_range)
     clips = check_clips(clips).float()
     motion = scene_motion_map(clips, shifts)
-    moving = top_fraction_mask(motion,
-                               otsu_fraction(motion).clamp(low, high))
+    moving = top_fraction_mask(motion, otsu_fraction(motion).clamp(low, high))
     moving = moving.flatten(1)
     motion, score = foreground_maps(clips, hue_mode, motion, moving, ~moving)
     return motion, score, otsu_fraction(score).clamp(low, high)
@@ -305,12 +303,9 @@ def fame_mask(clips: Tensor,
         ``beta='auto'`` ``round(fraction * H * W)`` (at least one).
     """
     if check_beta(beta) == 'auto':
-        _, score, fractions = adaptive_foreground_maps(
-            clips, hue_mode, beta_range, shifts)
+        _, score, fractions = adaptive_foreground_maps(clips, hue_mode,
+                                                       beta_range, shifts)
         return top_fraction_mask(score, fractions)
-    if shifts is None:
-        return foreground_mask(clips, beta, hue_mode)
-    clips = check_clips(clips).float()
-    _, score = foreground_maps(clips, hue_mode,
-                               scene_motion_map(clips, shifts))
-    return top_k_mask(score, int(beta * score.shape[-2] * score.shape[-1]))
+    motion = None if shifts is None else scene_motion_map(
+        check_clips(clips).float(), shifts)
+    return foreground_mask(clips, beta, hue_mode, motion)
