@@ -10,8 +10,8 @@ from mmengine.runner import Runner
 
 import projects.fame  # noqa: F401
 from projects.fame.utils import BadVideoError
-from tools.cli import exit_on_user_errors
 from tests.video_files import write_video
+from tools.cli import exit_on_user_errors
 
 PIPELINE = [
     dict(type='DecordInit', io_backend='disk'),

@@ -12,7 +12,7 @@ from mmengine.registry import init_default_scope
 
 import projects.fame  # noqa: F401
 from projects.fame.ops import (adaptive_foreground_maps, camera_shifts,
-                               fame_mask, foreground_mask, foreground_maps,
+                               fame_mask, foreground_maps, foreground_mask,
                                motion_map, otsu_fraction, scene_motion_map,
                                shot_cut_ratio)
 from projects.fame.ops.options import top_fraction_mask
@@ -109,8 +109,7 @@ def test_auto_mask_counts_follow_each_clips_fraction():
     for mask, s in zip(masks, score):
         assert s[mask].min() >= s[~mask].max()
     for i in range(3):
-        assert torch.equal(masks[i],
-                           fame_mask(clips[i:i + 1], 'auto')[0])
+        assert torch.equal(masks[i], fame_mask(clips[i:i + 1], 'auto')[0])
 
 
 def test_auto_mask_fits_a_small_actor_better_than_half_the_frame():
@@ -171,7 +170,7 @@ def test_blending_and_transform_use_the_auto_fraction():
     out = transform(dict(imgs=list(frames)))['fame_mask']
     pixels = torch.from_numpy(frames).permute(3, 0, 1, 2)[None].float() / 255
     assert (out == fame_mask(pixels, 'auto',
-                                   beta_range=(0.05, 0.4))[0].numpy()).all()
+                             beta_range=(0.05, 0.4))[0].numpy()).all()
     assert "beta='auto'" in repr(transform)
 
 
@@ -279,7 +278,7 @@ def test_compensated_motion_and_mask_follow_the_object_not_the_pan():
     # random mask's share) and the adaptive one spreads over the scene;
     # compensated, both keep most of it, and the adaptive one little else.
     for beta, max_recall, min_iou_c in ((0.5, 0.65, 0.15), ('auto', 0.75,
-                                                             0.8)):
+                                                            0.8)):
         recall, iou = recall_and_iou(fame_mask(clips, beta)[0])
         recall_c, iou_c = recall_and_iou(
             fame_mask(clips, beta, shifts=shifts)[0])
@@ -312,6 +311,5 @@ def test_fame_mask_transform_compensates_the_camera():
     pixels = pixels.float() / 255
     expected = fame_mask(pixels, 'auto', shifts=camera_shifts(pixels))
     assert np.array_equal(mask, expected[0].numpy())
-    assert not np.array_equal(mask,
-                              fame_mask(pixels, 'auto')[0].numpy())
+    assert not np.array_equal(mask, fame_mask(pixels, 'auto')[0].numpy())
     assert 'compensate_camera=True' in repr(transform)

@@ -101,15 +101,15 @@ def test_table_and_chart(run):
     table = (work_dir / 'results.md').read_text()
     for row in ('| MoCo | linear |', '| MoCo + FAME | knn |',
                 '| supervised (reference) | linear |',
-                '| MoCo + FAME, true masks (reference) | knn |',
-                '| turns |', '| radians |',
+                '| MoCo + FAME, true masks (reference) | knn |', '| turns |',
+                '| radians |',
                 '| plain query | merged query | own task | passed |'):
         assert row in table
     # the margin is reported only when the positive control passed
     informative = run[3]['control']['informative']
     assert ('| FAME - MoCo | linear |' in table) == informative
-    assert table.startswith('Positive control passed' if informative else
-                            '**Uninformative run')
+    assert table.startswith(
+        'Positive control passed' if informative else '**Uninformative run')
     assert 'python tools/bias_benchmark.py' in table
     assert (work_dir / 'results.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
 
@@ -185,11 +185,14 @@ def test_positive_control(tool, run, tmp_path):
     # FAME would fail), FAME with merged ones (where MoCo would fail). Seed
     # 1: FAME's merged retrieval is 9.5 points above the untrained one's.
     per_seed = dict(
-        moco=[scores(10, None, 40, 5), scores(20, None, 41, 5)],
-        fame=[scores(30, None, 20, 35), scores(40, None, 20, 30.5)],
+        moco=[scores(10, None, 40, 5),
+              scores(20, None, 41, 5)],
+        fame=[scores(30, None, 20, 35),
+              scores(40, None, 20, 30.5)],
         random_init=[scores(0, None, 25, 10),
                      scores(0, None, 21, 21)],
-        supervised=[scores(90, None, 90), scores(90, None, 90)])
+        supervised=[scores(90, None, 90),
+                    scores(90, None, 90)])
     results = tool.summarise(per_seed, 200)
     control = results['control']
     # Hits among 200 queries against the untrained backbone's, one-sided
@@ -203,9 +206,8 @@ def test_positive_control(tool, run, tmp_path):
     assert control['fame']['per_seed'] == [True, False]
     assert not control['fame']['passed'] and not control['informative']
     seed1 = control['fame']['seeds'][1]
-    assert (seed1['hits'], seed1['untrained_hits'], seed1['queries']) == (61,
-                                                                         42,
-                                                                         200)
+    assert (seed1['hits'], seed1['untrained_hits'],
+            seed1['queries']) == (61, 42, 200)
     assert seed1['p'] == pytest.approx(0.019633, abs=1e-6)
     # By hand: 3 of 4 hits against 0 of 4, P(X >= 3) of the hypergeometric
     # (8 queries, 3 hits, 4 drawn) = C(3, 3) C(5, 1) / C(8, 4) = 5 / 70.
@@ -245,9 +247,12 @@ def test_cross_validated_probe_table(tool, run, tmp_path):
 
     per_seed = dict(
         moco=[scores(10, 12.5, 50), scores(20, 15.0, 50)],
-        fame=[scores(30, 25.0, 50, 50), scores(40, 32.5, 50, 50)],
-        random_init=[scores(0, 10.0, 20), scores(0, 10.0, 20)],
-        supervised=[scores(90, 60.0, 90), scores(90, 70.0, 90)])
+        fame=[scores(30, 25.0, 50, 50),
+              scores(40, 32.5, 50, 50)],
+        random_init=[scores(0, 10.0, 20),
+                     scores(0, 10.0, 20)],
+        supervised=[scores(90, 60.0, 90),
+                    scores(90, 70.0, 90)])
     results = tool.summarise(per_seed, 200)
     assert results['control']['informative']
     assert results['fame']['linear_cv'] == dict(
@@ -293,10 +298,14 @@ def test_adaptive_mask_variant(tool, run, tmp_path):
     # control passes for it too.
     per_seed = dict(
         moco=[scores(10, 12.5, 50), scores(20, 15.0, 50)],
-        fame=[scores(30, 25.0, 50, 50), scores(40, 32.5, 50, 50)],
-        fame_auto=[scores(35, 30.0, 50, 50), scores(41, 32.5, 50, 50)],
-        random_init=[scores(0, 10.0, 20), scores(0, 10.0, 20)],
-        supervised=[scores(90, 60.0, 90), scores(90, 70.0, 90)])
+        fame=[scores(30, 25.0, 50, 50),
+              scores(40, 32.5, 50, 50)],
+        fame_auto=[scores(35, 30.0, 50, 50),
+                   scores(41, 32.5, 50, 50)],
+        random_init=[scores(0, 10.0, 20),
+                     scores(0, 10.0, 20)],
+        supervised=[scores(90, 60.0, 90),
+                    scores(90, 70.0, 90)])
     results = tool.summarise(per_seed, 200)
     margin = results['fame_auto_minus_moco']['linear']['test_unseen_bg']
     assert margin['per_seed'] == [25, 21] and margin['mean'] == 23
@@ -312,9 +321,10 @@ def test_adaptive_mask_variant(tool, run, tmp_path):
     assert '| FAME - MoCo | linear | +20.0 ± 0.0 |' in table
     # Not when its own control fails.
     per_seed['fame_auto'][1] = scores(41, 32.5, 50, 0.5)  # 1 hit vs 0
-    results = dict(tool.summarise(per_seed, 200),
-                   **{key: run[3][key]
-                      for key in ('chance', 'mask_quality', 'settings')})
+    results = dict(
+        tool.summarise(per_seed, 200),
+        **{key: run[3][key]
+           for key in ('chance', 'mask_quality', 'settings')})
     tool.write_markdown(results, tmp_path / 'results.md')
     table = (tmp_path / 'results.md').read_text()
     assert "beta='auto' - MoCo" not in table

@@ -12,10 +12,10 @@ from mmengine.config import Config
 
 from projects.fame.engine.fileio import LOCK_NAME
 from projects.fame.utils import ConfigError
-from tools.cli import (check_data_paths, check_optional_dependencies,
-                       exit_on_user_errors)
 from tests.other_run import another_run_holding
 from tests.tool_loader import load_tool
+from tools.cli import (check_data_paths, check_optional_dependencies,
+                       exit_on_user_errors)
 
 CONFIG = """
 train_dataloader = dict(

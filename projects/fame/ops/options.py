@@ -22,8 +22,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..utils import ConfigError
-from .fame import (blur, check_beta, check_clips, foreground_mask,
-                   foreground_maps, minmax_normalize, motion_map)
+from .fame import (blur, check_beta, check_clips, foreground_maps,
+                   foreground_mask, minmax_normalize, motion_map)
 
 # Default bounds of the per-clip seed share and fraction of beta='auto'.
 BETA_RANGE = (0.05, 0.5)

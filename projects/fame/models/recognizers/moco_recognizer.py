@@ -7,8 +7,8 @@ from mmaction.utils import SampleList
 from mmengine.model import BaseModel, ExponentialMovingAverage
 from torch import Tensor, nn
 
-from ..heads.moco_head import global_pool
 from ...utils import ConfigError, config_scope
+from ..heads.moco_head import global_pool
 from ..utils import (batch_shuffle_ddp, batch_unshuffle_ddp,
                      has_split_batch_norm)
 
