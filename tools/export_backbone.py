@@ -22,8 +22,8 @@ from mmengine.config import Config  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
 
 from projects.fame.engine import write_atomic  # noqa: E402
-from projects.fame.utils import (UnsafeCheckpointError,  # noqa: E402
-                                 check_state_dict, load_checkpoint_safely)
+from projects.fame.utils import (  # noqa: E402
+    UnsafeCheckpointError, check_state_dict, load_checkpoint_safely)
 
 PREFIX = 'backbone.'
 

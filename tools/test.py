@@ -16,9 +16,10 @@ from mmengine.config import Config  # noqa: E402
 from mmengine.model import is_model_wrapper  # noqa: E402
 from mmengine.runner import CheckpointLoader, Runner  # noqa: E402
 
-from projects.fame.engine import register_safe_checkpoint_loaders  # noqa: E402
-from projects.fame.utils import (CheckpointMismatchError,  # noqa: E402
-                                 check_state_dict)
+from projects.fame.engine import (  # noqa: E402
+    register_safe_checkpoint_loaders)
+from projects.fame.utils import (  # noqa: E402
+    CheckpointMismatchError, check_state_dict)
 from tools import cli  # noqa: E402
 
 

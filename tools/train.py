@@ -17,8 +17,8 @@ from mmengine.config import Config  # noqa: E402
 from mmengine.device import get_device  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-from projects.fame.engine import (lock_work_dir,  # noqa: E402
-                                  register_safe_checkpoint_loaders)
+from projects.fame.engine import (  # noqa: E402
+    lock_work_dir, register_safe_checkpoint_loaders)
 from projects.fame.utils import ConfigError  # noqa: E402
 from tools import cli  # noqa: E402
 
